@@ -1,0 +1,1 @@
+"""Test harness shared by every test suite of the collection and its services."""

@@ -1,0 +1,61 @@
+"""The harness itself: each server really starts, answers and stops by PID."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import urllib.request
+
+import pytest
+
+from tests.harness.servers import (
+    MissingBinary,
+    PostgresServer,
+    PrometheusServer,
+    RedisServer,
+    find_binary,
+)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_missing_binary_names_the_package():
+    with pytest.raises(MissingBinary, match="apt-get install no-such-package"):
+        find_binary("no-such-binary-xyz", "no-such-package")
+
+
+def test_postgres_answers_sql(postgres_server: PostgresServer):
+    assert postgres_server.psql("SELECT 40 + 2") == "42"
+    assert postgres_server.psql("SHOW listen_addresses") == "127.0.0.1"
+
+
+def test_redis_answers_ping_and_stops_by_pid(server_factory):
+    server = server_factory(RedisServer())
+    with socket.create_connection(("127.0.0.1", server.port), timeout=2) as sock:
+        sock.sendall(b"PING\r\n")
+        assert sock.recv(64) == b"+PONG\r\n"
+    pid = server.pid
+    server.stop()
+    assert not _pid_alive(pid)
+
+
+def test_prometheus_evaluates_promql(server_factory):
+    server = server_factory(PrometheusServer())
+    url = f"{server.url}/api/v1/query?query=vector(7)"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        body = json.load(response)
+    assert body["status"] == "success"
+    assert body["data"]["result"][0]["value"][1] == "7"
+
+
+def test_alertmanager_is_ready(alertmanager_server):
+    with urllib.request.urlopen(f"{alertmanager_server.url}/api/v2/status", timeout=5) as response:
+        status = json.load(response)
+    assert status["cluster"]["status"] in {"disabled", "ready", "settling"}
