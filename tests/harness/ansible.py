@@ -1,0 +1,186 @@
+"""Run sre.platform modules and playbooks through the real Ansible CLI, from tests.
+
+Use these to test a module end to end (argument parsing, no_log, check mode,
+the JSON it returns) instead of calling its Python functions:
+
+    from tests.harness.ansible import run_module, run_playbook
+
+    result = run_module("sre.platform.pg_seed", {**postgres_server.conninfo, "rows": 1000})
+    assert result["changed"] is True
+    failed = run_module("sre.platform.pg_seed", {...}, check=True)   # check mode
+    run = run_playbook("playbooks/seed.yml", inventory="inventories/postgres", extra_vars={"seed_rows": 1000})
+    assert run.returncode == 0, run.output
+
+Modules run on localhost with the local connection and this interpreter
+(``sys.executable``, the project's virtualenv), from the repository root so
+``ansible.cfg`` and the collection symlink apply. ``start_module`` returns the
+running process so a test can SIGKILL it with every process it started
+(``kill_tree``) to simulate an interrupted run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def ansible_env(extra: dict[str, str] | None = None, json_output: bool = True) -> dict[str, str]:
+    """The current environment plus what makes the clone's collection and config apply."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_COLLECTIONS_PATH": str(ROOT / "collections"),
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_DEPRECATION_WARNINGS": "0",
+            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        }
+    )
+    if json_output:
+        env.update({"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"})
+    env.update(extra or {})
+    return env
+
+
+def module_command(name: str, args: dict, check: bool = False) -> list[str]:
+    """``ansible localhost -m NAME -a JSON`` with the local connection."""
+    command = [str(BIN / "ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m", name, "-a", json.dumps(args)]
+    return [*command, "--check"] if check else command
+
+
+def _module_result(stdout: str, command_error: str) -> dict:
+    try:
+        report = json.loads(stdout)
+        return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    except (ValueError, KeyError, IndexError) as exc:
+        raise AssertionError(
+            f"no JSON module result from ansible: {exc}\nstdout:\n{stdout}\nstderr:\n{command_error}"
+        ) from exc
+
+
+def run_module(
+    name: str, args: dict, check: bool = False, timeout: float = 300, env: dict[str, str] | None = None
+) -> dict:
+    """Run one module on localhost and return its result (``failed``/``msg`` on failure)."""
+    completed = subprocess.run(
+        module_command(name, args, check),
+        cwd=ROOT,
+        env=ansible_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return _module_result(completed.stdout, completed.stderr)
+
+
+def start_module(name: str, args: dict, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start a module run in the background (see ``kill_tree``)."""
+    return subprocess.Popen(
+        module_command(name, args),
+        cwd=ROOT,
+        env=ansible_env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _children() -> dict[int, list[int]]:
+    """Parent PID -> child PIDs, from /proc."""
+    tree: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        tree.setdefault(parent, []).append(int(stat.parent.name))
+    return tree
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below ``pid``."""
+    tree, found, pending = _children(), [], [pid]
+    while pending:
+        children = tree.get(pending.pop(), [])
+        found += children
+        pending += children
+    return found
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL ansible and every process below it, as a crash or an OOM kill would.
+
+    Ansible's workers start their own session, so killing the process group is not enough.
+    """
+    for pid in [proc.pid, *descendants(proc.pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.wait()
+
+
+@dataclass
+class PlaybookRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        """Everything ansible-playbook printed, for assertion messages."""
+        return f"{self.stdout}\n{self.stderr}"
+
+    @property
+    def report(self) -> dict:
+        """The json callback's report: ``plays`` and per-host ``stats``."""
+        return json.loads(self.stdout)
+
+    def stats(self, host: str = "localhost") -> dict:
+        return self.report["stats"][host]
+
+    def task_results(self, task_name: str, host: str = "localhost") -> list[dict]:
+        """Results of every task with this name, in play order."""
+        return [
+            task["hosts"][host]
+            for play in self.report["plays"]
+            for task in play["tasks"]
+            if task["task"]["name"] == task_name and host in task["hosts"]
+        ]
+
+
+def run_playbook(
+    playbook: str,
+    inventory: str | None = None,
+    extra_vars: dict | None = None,
+    check: bool = False,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+    json_output: bool = True,
+) -> PlaybookRun:
+    """Run a playbook (path relative to the repository root, or absolute) from the repository root."""
+    command = [str(BIN / "ansible-playbook"), str(ROOT / playbook)]
+    if inventory:
+        command += ["-i", str(ROOT / inventory)]
+    if extra_vars:
+        command += ["-e", json.dumps(extra_vars)]
+    if check:
+        command.append("--check")
+    completed = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=ansible_env(env, json_output=json_output),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return PlaybookRun(completed.returncode, completed.stdout, completed.stderr)

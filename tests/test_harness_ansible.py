@@ -1,0 +1,62 @@
+"""The Ansible runner of the test harness (tests/harness/ansible.py)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tests.harness.ansible import descendants, kill_tree, run_module, run_playbook, start_module
+
+
+def test_run_module_returns_the_module_result():
+    result = run_module("ansible.builtin.ping", {"data": "pong-42"})
+    assert result["ping"] == "pong-42"
+    assert result["changed"] is False
+
+
+def test_run_module_reports_failures_with_their_message():
+    result = run_module("ansible.builtin.fail", {"msg": "broken on purpose"})
+    assert result["failed"] is True
+    assert result["msg"] == "broken on purpose"
+
+
+def test_run_playbook_returns_stats_and_task_results(tmp_path):
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        "- name: Probe\n  hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n"
+        "    - name: Echo\n      ansible.builtin.debug:\n        msg: '{{ greeting }}'\n"
+    )
+    run = run_playbook(str(playbook), inventory=None, extra_vars={"greeting": "hello"})
+    assert run.returncode == 0, run.output
+    assert run.stats()["failures"] == 0
+    assert run.task_results("Echo")[0]["msg"] == "hello"
+
+
+def test_kill_tree_stops_ansible_and_its_module():
+    proc = start_module("ansible.builtin.command", {"argv": ["sleep", "60"]})
+    deadline = time.monotonic() + 30
+    while not _sleeping(descendants(proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    sleeper = _sleeping(descendants(proc.pid))
+    assert sleeper, "the module never started sleep"
+    kill_tree(proc)
+    time.sleep(0.2)
+    assert not Path(f"/proc/{sleeper[0]}").exists() or "zombie" in _state(sleeper[0])
+
+
+def _sleeping(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if _cmdline(pid).startswith("sleep")]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].splitlines()[0].lower()
+    except (OSError, IndexError):
+        return "zombie"
