@@ -1,0 +1,136 @@
+"""pgbench per-transaction logs (``-l --log-prefix PREFIX``): parsing and the figures of a run.
+
+A log line is ``client_id transaction_no time script_no time_epoch time_us
+[schedule_lag] [retries]``: ``time`` is the latency in microseconds, or
+``failed`` / ``skipped``; ``time_epoch`` + ``time_us`` is when the transaction
+ended. With ``-j N`` every thread writes its own file (``PREFIX.PID`` for the
+first, ``PREFIX.PID.1`` ... for the others): all of them are combined.
+
+The measured window starts when the load started (the earliest transaction
+start, that is end minus latency) plus the warm-up, and ends at the last
+transaction end. Transactions that ended before the warm-up was over are
+dropped from every figure.
+"""
+
+from __future__ import annotations
+
+import glob
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from ansible_collections.sre.platform.plugins.module_utils.stats import latency_summary_ms, nearest_rank
+
+OUTCOMES = ("failed", "skipped")
+
+
+class PgbenchLogError(ValueError):
+    """A log file is missing, unreadable or malformed, or holds nothing to measure."""
+
+
+class Transaction(NamedTuple):
+    end_us: int
+    latency_us: int | None  # None for failed and skipped transactions
+    outcome: str  # ok | failed | skipped
+
+
+def log_files(prefix: str) -> list[str]:
+    """Every per-thread log file written with ``--log-prefix prefix``, sorted."""
+    return sorted(glob.glob(f"{glob.escape(prefix)}.*"))
+
+
+def parse_line(line: str, where: str) -> Transaction:
+    fields = line.split()
+    if len(fields) < 6:
+        raise PgbenchLogError(f"{where}: expected at least 6 fields, got {line!r}")
+    try:
+        end_us = int(fields[4]) * 1_000_000 + int(fields[5])
+        if fields[2] in OUTCOMES:
+            return Transaction(end_us, None, fields[2])
+        return Transaction(end_us, int(fields[2]), "ok")
+    except ValueError as exc:
+        raise PgbenchLogError(f"{where}: not a pgbench log line ({exc}): {line!r}") from exc
+
+
+def read_logs(paths: list[str]) -> list[Transaction]:
+    """Every transaction of every log file."""
+    if not paths:
+        raise PgbenchLogError("pgbench wrote no per-transaction log file")
+    transactions = []
+    for path in paths:
+        try:
+            with open(path, encoding="ascii") as handle:
+                for number, line in enumerate(handle, start=1):
+                    if line.strip():
+                        transactions.append(parse_line(line, f"{path}:{number}"))
+        except OSError as exc:
+            raise PgbenchLogError(f"cannot read the pgbench log {path}: {exc}") from exc
+    return transactions
+
+
+def iso_utc(epoch_us: int) -> str:
+    """ISO 8601 UTC with microseconds: ``2025-01-31T12:00:00.123456Z``."""
+    seconds, micros = divmod(epoch_us, 1_000_000)
+    moment = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micros)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def load_start_us(transactions: list[Transaction]) -> int:
+    """When the load began: the earliest transaction start (a failed one only has its end)."""
+    return min(t.end_us - (t.latency_us or 0) for t in transactions)
+
+
+def per_second(measured: list[Transaction], start_us: int) -> list[dict]:
+    """Completed transactions, p50 and p99 latency for each second of the window (by end time)."""
+    buckets: dict[int, list[int]] = {}
+    for transaction in measured:
+        if transaction.latency_us is not None:
+            buckets.setdefault((transaction.end_us - start_us) // 1_000_000, []).append(transaction.latency_us)
+    series = []
+    for offset in sorted(buckets):
+        latencies = sorted(buckets[offset])
+        series.append(
+            {
+                "second": offset,
+                "transactions": len(latencies),
+                "latency_p50_ms": nearest_rank(latencies, 50) / 1000.0,
+                "latency_p99_ms": nearest_rank(latencies, 99) / 1000.0,
+            }
+        )
+    return series
+
+
+def _window(start_us: int, end_us: int) -> dict:
+    return {
+        "window_start_epoch": start_us / 1_000_000,
+        "window_end_epoch": end_us / 1_000_000,
+        "window_start": iso_utc(start_us),
+        "window_end": iso_utc(end_us),
+        "window_seconds": (end_us - start_us) / 1_000_000,
+    }
+
+
+def summarize(transactions: list[Transaction], warmup_s: float = 0) -> dict:
+    """Figures of a run: counts, TPS, error rate, latencies (ms), the window and a per-second series."""
+    if not transactions:
+        raise PgbenchLogError("the pgbench logs hold no transaction")
+    start_us = load_start_us(transactions) + round(warmup_s * 1_000_000)
+    end_us = max(t.end_us for t in transactions)
+    measured = [t for t in transactions if t.end_us >= start_us]
+    latencies = sorted(t.latency_us for t in measured if t.latency_us is not None)
+    if not latencies or end_us <= start_us:
+        raise PgbenchLogError(
+            f"no transaction succeeded after the {warmup_s} s warm-up: make the run longer than the warm-up"
+        )
+    failed = sum(1 for t in measured if t.outcome == "failed")
+    window = _window(start_us, end_us)
+    return {
+        "transactions": len(latencies),
+        "failed_transactions": failed,
+        "skipped_transactions": sum(1 for t in measured if t.outcome == "skipped"),
+        "warmup_transactions": len(transactions) - len(measured),
+        "error_rate_percent": failed / (len(latencies) + failed) * 100.0,
+        "tps": len(latencies) / window["window_seconds"],
+        **latency_summary_ms(latencies),
+        **window,
+        "timeseries": per_second(measured, start_us),
+    }

@@ -1,0 +1,102 @@
+"""pgbench per-transaction log parsing and the figures of a run, from hand-written logs."""
+
+from __future__ import annotations
+
+import pytest
+from ansible_collections.sre.platform.plugins.module_utils.pgbench_log import (
+    PgbenchLogError,
+    Transaction,
+    iso_utc,
+    log_files,
+    parse_line,
+    read_logs,
+    summarize,
+)
+
+EPOCH = 1_700_000_000  # 2023-11-14T22:13:20Z
+
+
+def _line(client: int, number: int, latency, end_s: int, end_us: int) -> str:
+    return f"{client} {number} {latency} 0 {EPOCH + end_s} {end_us}\n"
+
+
+def test_parse_line_reads_latency_and_end_time():
+    assert parse_line("3 17 4883 0 1700000001 296238", "x") == Transaction(1_700_000_001_296_238, 4883, "ok")
+    assert parse_line("3 18 failed 0 1700000001 5 0 2", "x") == Transaction(1_700_000_001_000_005, None, "failed")
+    assert parse_line("3 19 skipped 1 1700000001 7", "x").outcome == "skipped"
+
+
+@pytest.mark.parametrize("line", ["1 2 3", "a b c d e f", "1 2 fast 0 1700000000 5"])
+def test_parse_line_refuses_garbage_naming_the_place(line):
+    with pytest.raises(PgbenchLogError, match=r"pgbench_log\.1234:7"):
+        parse_line(line, "pgbench_log.1234:7")
+
+
+def test_log_files_combines_every_thread(tmp_path):
+    prefix = tmp_path / "run[1]"
+    for suffix in (".42", ".42.1", ".42.2"):
+        (tmp_path / f"run[1]{suffix}").write_text(_line(0, 1, 1000, 1, 0))
+    (tmp_path / "other.42").write_text("")
+    assert [p.rsplit("/", 1)[1] for p in log_files(str(prefix))] == ["run[1].42", "run[1].42.1", "run[1].42.2"]
+    assert len(read_logs(log_files(str(prefix)))) == 3
+
+
+def test_read_logs_without_files_fails():
+    with pytest.raises(PgbenchLogError, match="no per-transaction log"):
+        read_logs([])
+
+
+def _run(tmp_path) -> list[Transaction]:
+    """Two threads; the load starts at EPOCH + 0.5 s (first start = end - latency)."""
+    (tmp_path / "b.1").write_text(
+        _line(0, 1, 500_000, 1, 0)  # started at 0.5 s, ended 1.0 s: warm-up
+        + _line(0, 2, 10_000, 2, 0)  # ended 2.0 s
+        + _line(0, 3, "failed", 2, 500_000)  # ended 2.5 s
+        + _line(0, 4, 30_000, 3, 250_000)  # ended 3.25 s
+    )
+    (tmp_path / "b.1.1").write_text(
+        _line(1, 1, 20_000, 2, 100_000)  # ended 2.1 s
+        + _line(1, 2, 40_000, 3, 500_000)  # ended 3.5 s: last
+    )
+    return read_logs(log_files(str(tmp_path / "b")))
+
+
+def test_summarize_without_warmup(tmp_path):
+    result = summarize(_run(tmp_path))
+    assert result["transactions"] == 5
+    assert result["failed_transactions"] == 1
+    assert result["error_rate_percent"] == pytest.approx(100 / 6)
+    assert result["window_start_epoch"] == EPOCH + 0.5
+    assert result["window_end_epoch"] == EPOCH + 3.5
+    assert result["window_seconds"] == 3.0
+    assert result["tps"] == pytest.approx(5 / 3)
+    assert result["latency_p50_ms"] == 30.0  # sorted 10 20 30 40 500: rank 3
+    assert result["latency_max_ms"] == 500.0
+
+
+def test_summarize_drops_the_warmup(tmp_path):
+    result = summarize(_run(tmp_path), warmup_s=1)
+    assert result["warmup_transactions"] == 1
+    assert result["transactions"] == 4
+    assert result["failed_transactions"] == 1
+    assert result["error_rate_percent"] == 20.0
+    assert result["window_start"] == "2023-11-14T22:13:21.500000Z"
+    assert result["window_end"] == "2023-11-14T22:13:23.500000Z"
+    assert result["tps"] == 2.0
+    assert result["latency_avg_ms"] == 25.0
+    assert (result["latency_p50_ms"], result["latency_p95_ms"], result["latency_p99_ms"]) == (20.0, 40.0, 40.0)
+    # Seconds from the window start (1.5 s), by end time: 2.0 and 2.1 s in second 0, 3.25 in 1, 3.5 in 2.
+    assert result["timeseries"] == [
+        {"second": 0, "transactions": 2, "latency_p50_ms": 10.0, "latency_p99_ms": 20.0},
+        {"second": 1, "transactions": 1, "latency_p50_ms": 30.0, "latency_p99_ms": 30.0},
+        {"second": 2, "transactions": 1, "latency_p50_ms": 40.0, "latency_p99_ms": 40.0},
+    ]
+
+
+def test_summarize_refuses_a_warmup_longer_than_the_run(tmp_path):
+    with pytest.raises(PgbenchLogError, match="longer than the warm-up"):
+        summarize(_run(tmp_path), warmup_s=10)
+
+
+def test_iso_utc_keeps_microseconds():
+    assert iso_utc(EPOCH * 1_000_000 + 7) == "2023-11-14T22:13:20.000007Z"
