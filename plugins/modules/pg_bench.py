@@ -1,0 +1,488 @@
+#!/usr/bin/python
+"""Ansible module: benchmark PostgreSQL with pgbench and measure latency from per-transaction logs."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: pg_bench
+short_description: Benchmark PostgreSQL with pgbench; TPS, latency percentiles and the exact measured window
+version_added: "0.1.0"
+description:
+  - Runs C(pgbench) for O(duration) seconds with O(clients) connections and O(jobs) threads, either a
+    built-in workload (O(builtin)) or the project's own SQL scripts with weights (O(scripts)).
+  - Every transaction is logged by pgbench (C(-l --log-prefix)); with several threads each thread writes its
+    own file and all of them are combined. Failed and skipped transactions and those that ended during the
+    O(warmup) are dropped; the latencies are sorted and the percentiles taken by nearest rank.
+  - Returns transactions, TPS, average, p50, p95, p99 and max latency (ms), failed transactions, the error
+    rate, the exact start and end of the measured window (epoch and ISO 8601 UTC) and a per-second series
+    (transactions, p50, p99) for plots. Writes the same as JSON to O(output) when given.
+  - The password reaches pgbench through the C(PGPASSWORD) environment variable, never the command line.
+extends_documentation_fragment:
+  - sre.platform.postgres
+options:
+  duration:
+    description:
+      - Length of the run in seconds (pgbench C(-T)), warm-up included.
+    type: int
+    default: 300
+  clients:
+    description:
+      - Concurrent database sessions (pgbench C(-c)).
+    type: int
+    default: 10
+  jobs:
+    description:
+      - pgbench worker threads (C(-j)); at most O(clients).
+    type: int
+    default: 2
+  rate:
+    description:
+      - Target transactions per second for the whole run (C(-R)); unthrottled when omitted.
+      - With a rate, latencies include the time a transaction waited for its schedule.
+    type: int
+  protocol:
+    description:
+      - How queries are sent (C(-M)).
+    type: str
+    choices: [simple, extended, prepared]
+    default: simple
+  builtin:
+    description:
+      - Built-in pgbench workload (C(-b)). Used when O(scripts) is empty; V(tpcb-like) by default.
+      - Needs the pgbench tables; see O(init).
+    type: str
+    choices: [tpcb-like, simple-update, select-only]
+  scripts:
+    description:
+      - Custom SQL scripts (C(-f path@weight)), for example C(files/pgbench/*.sql) on the seeded schema.
+      - Mutually exclusive with O(builtin).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Path of the pgbench script on the host running the module.
+        type: path
+        required: true
+      weight:
+        description: Relative frequency of the script in the mix.
+        type: int
+        default: 1
+  scale:
+    description:
+      - Scale factor for O(init) (C(-i -s)); 1 is 100,000 accounts.
+    type: int
+    default: 1
+  init:
+    description:
+      - Create and load the pgbench tables (C(pgbench -i -s scale)) before the run. Built-in workloads only.
+      - Drops existing pgbench tables first.
+    type: bool
+    default: false
+  warmup:
+    description:
+      - Seconds at the start of the run left out of every figure and of the window (caches, connections).
+      - Must be shorter than O(duration).
+    type: int
+    default: 0
+  output:
+    description:
+      - Write the result as JSON to this path (parent directories are created).
+    type: path
+  log_dir:
+    description:
+      - Keep the per-transaction logs in a new C(pgbench-*) directory under this one (returned as
+        RV(log_files)). Without it the logs go to a temporary directory removed after the run.
+    type: path
+  pgbench_path:
+    description:
+      - The pgbench binary. By default the one on E(PATH), then C(/usr/lib/postgresql/*/bin/pgbench).
+    type: path
+attributes:
+  check_mode:
+    support: full
+    description: Validates the options, the scripts, the binary and the connection, and returns the command
+      that would run; runs nothing.
+  diff_mode:
+    support: none
+notes:
+  - pgbench runs on the host that runs the module (usually the controller) and connects over the network.
+  - C(changed) is true after a run and in check mode, because a benchmark writes to the database.
+seealso:
+  - name: pgbench
+    description: Options and per-transaction log format.
+    link: https://www.postgresql.org/docs/current/pgbench.html
+  - module: sre.platform.slo_check
+  - module: sre.platform.pg_seed
+requirements:
+  - pgbench (Debian package C(postgresql-client) or C(postgresql-contrib))
+author:
+  - sre.platform maintainers
+"""
+
+EXAMPLES = r"""
+- name: Five minutes of the project's read/write mix on the seeded schema
+  sre.platform.pg_bench:
+    login_host: "{{ pg_host }}"
+    login_port: "{{ pg_port }}"
+    login_user: "{{ pg_user }}"
+    login_password: "{{ pg_password }}"
+    login_db: "{{ pg_database }}"
+    clients: 16
+    jobs: 2
+    warmup: 10
+    scripts:
+      - path: "{{ playbook_dir }}/../files/pgbench/browse_catalog.sql"
+        weight: 6
+      - path: "{{ playbook_dir }}/../files/pgbench/place_order.sql"
+        weight: 3
+    output: reports/bench.json
+  register: bench
+
+- name: Built-in TPC-B-like workload on freshly initialised tables
+  sre.platform.pg_bench:
+    login_host: 127.0.0.1
+    login_password: "{{ vault_pg_password }}"
+    builtin: tpcb-like
+    init: true
+    scale: 10
+    duration: 60
+
+- name: Show what would run
+  sre.platform.pg_bench:
+    login_host: 127.0.0.1
+    builtin: select-only
+  check_mode: true
+"""
+
+RETURN = r"""
+command:
+  description: The pgbench command line; the password is never part of it (it goes in the environment).
+  returned: always
+  type: list
+  elements: str
+  sample: [/usr/bin/pgbench, -T, "300", -c, "10", -j, "2", -M, simple, -l, --log-prefix, /tmp/x/log, -b, tpcb-like]
+transactions:
+  description: Successful transactions in the measured window.
+  returned: success, not in check mode
+  type: int
+  sample: 184211
+tps:
+  description: Successful transactions per second over the measured window.
+  returned: success, not in check mode
+  type: float
+  sample: 613.9
+latency_avg_ms:
+  description: Mean latency of the successful transactions, in milliseconds.
+  returned: success, not in check mode
+  type: float
+  sample: 16.2
+latency_p50_ms:
+  description: Median latency (nearest rank), ms. RV(latency_p95_ms), RV(latency_p99_ms) and
+    RV(latency_max_ms) likewise.
+  returned: success, not in check mode
+  type: float
+  sample: 12.9
+latency_p95_ms:
+  description: 95th percentile latency (nearest rank), ms.
+  returned: success, not in check mode
+  type: float
+  sample: 38.4
+latency_p99_ms:
+  description: 99th percentile latency (nearest rank), ms.
+  returned: success, not in check mode
+  type: float
+  sample: 61.0
+latency_max_ms:
+  description: Slowest successful transaction, ms.
+  returned: success, not in check mode
+  type: float
+  sample: 240.7
+failed_transactions:
+  description: Transactions pgbench logged as failed (serialization or deadlock errors) in the window.
+  returned: success, not in check mode
+  type: int
+  sample: 0
+error_rate_percent:
+  description: Failed transactions as a percentage of all finished ones (failed + successful).
+  returned: success, not in check mode
+  type: float
+  sample: 0.0
+window_start_epoch:
+  description: Start of the measured window (load start plus warm-up), Unix time with microseconds.
+    RV(window_end_epoch) is the end of the last transaction.
+  returned: success, not in check mode
+  type: float
+  sample: 1735689600.123456
+window_end_epoch:
+  description: End of the measured window, Unix time.
+  returned: success, not in check mode
+  type: float
+  sample: 1735689900.129876
+window_start:
+  description: Start of the measured window, ISO 8601 UTC. RV(window_end) likewise.
+  returned: success, not in check mode
+  type: str
+  sample: "2025-01-01T00:00:00.123456Z"
+window_end:
+  description: End of the measured window, ISO 8601 UTC.
+  returned: success, not in check mode
+  type: str
+  sample: "2025-01-01T00:05:00.129876Z"
+window_seconds:
+  description: Length of the measured window in seconds.
+  returned: success, not in check mode
+  type: float
+  sample: 300.006
+timeseries:
+  description: One entry per second of the window (by transaction end) with C(second) (offset from the
+    window start), C(transactions), C(latency_p50_ms) and C(latency_p99_ms).
+  returned: success, not in check mode
+  type: list
+  elements: dict
+  sample: [{second: 0, transactions: 612, latency_p50_ms: 12.8, latency_p99_ms: 58.1}]
+parameters:
+  description: The run's parameters (duration, clients, jobs, rate, protocol, workload, warmup, scale).
+  returned: always
+  type: dict
+pgbench_tps:
+  description: The TPS pgbench itself printed (whole run, warm-up included, without connection time).
+  returned: success, not in check mode
+  type: float
+  sample: 615.2
+server_version:
+  description: PostgreSQL server version.
+  returned: always
+  type: str
+  sample: "15.10"
+pgbench_version:
+  description: First line of C(pgbench --version).
+  returned: always
+  type: str
+  sample: pgbench (PostgreSQL) 15.10
+log_files:
+  description: The per-transaction log files kept under O(log_dir) (empty without it).
+  returned: success, not in check mode
+  type: list
+  elements: str
+"""
+
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import traceback
+from pathlib import Path
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sre.platform.plugins.module_utils.pgbench_log import (
+    PgbenchLogError,
+    log_files,
+    read_logs,
+    summarize,
+)
+from ansible_collections.sre.platform.plugins.module_utils.postgres import (
+    connect,
+    describe_target,
+    libpq_env,
+    postgres_argument_spec,
+)
+
+DEBIAN_PACKAGE = "postgresql-client"
+DEFAULT_BUILTIN = "tpcb-like"
+PGBENCH_TPS = re.compile(r"^tps = ([0-9.]+)", re.MULTILINE)
+
+
+def argument_spec() -> dict:
+    spec = postgres_argument_spec()
+    spec.update(
+        duration={"type": "int", "default": 300},
+        clients={"type": "int", "default": 10},
+        jobs={"type": "int", "default": 2},
+        rate={"type": "int"},
+        protocol={"type": "str", "default": "simple", "choices": ["simple", "extended", "prepared"]},
+        builtin={"type": "str", "choices": ["tpcb-like", "simple-update", "select-only"]},
+        scripts={
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {"path": {"type": "path", "required": True}, "weight": {"type": "int", "default": 1}},
+        },
+        scale={"type": "int", "default": 1},
+        init={"type": "bool", "default": False},
+        warmup={"type": "int", "default": 0},
+        output={"type": "path"},
+        log_dir={"type": "path"},
+        pgbench_path={"type": "path"},
+    )
+    return spec
+
+
+def validation_errors(params: dict) -> list[str]:
+    """Everything wrong with the options, so one run reports all of it."""
+    errors = []
+    for name in ("duration", "clients", "jobs", "scale"):
+        if params[name] < 1:
+            errors.append(f"{name} must be at least 1, got {params[name]}")
+    if params["rate"] is not None and params["rate"] < 1:
+        errors.append(f"rate must be at least 1 transaction per second, got {params['rate']}")
+    if params["jobs"] > params["clients"]:
+        errors.append(f"jobs ({params['jobs']}) cannot exceed clients ({params['clients']})")
+    if not 0 <= params["warmup"] < params["duration"]:
+        errors.append(f"warmup ({params['warmup']} s) must be at least 0 and shorter than duration")
+    if params["init"] and params["scripts"]:
+        errors.append("init creates the pgbench tables of the built-in workloads; it cannot go with scripts")
+    for script in params["scripts"]:
+        if script["weight"] < 1:
+            errors.append(f"script {script['path']}: weight must be at least 1, got {script['weight']}")
+        if not os.path.isfile(script["path"]):
+            errors.append(f"script {script['path']} does not exist or is not a file")
+    return errors
+
+
+def find_pgbench(configured: str | None) -> str | None:
+    """The pgbench binary: the configured one, then PATH, then the newest PostgreSQL bin directory."""
+    if configured:
+        return configured if os.access(configured, os.X_OK) else None
+    candidates = [shutil.which("pgbench"), *sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"), reverse=True)]
+    return next((path for path in candidates if path), None)
+
+
+def workload(params: dict) -> dict:
+    if params["scripts"]:
+        return {"scripts": [{"path": s["path"], "weight": s["weight"]} for s in params["scripts"]]}
+    return {"builtin": params["builtin"] or DEFAULT_BUILTIN}
+
+
+def run_parameters(params: dict) -> dict:
+    keys = ("duration", "clients", "jobs", "rate", "protocol", "warmup", "scale", "init")
+    return {**{key: params[key] for key in keys}, "workload": workload(params)}
+
+
+def bench_command(pgbench: str, params: dict, log_prefix: str) -> list[str]:
+    command = [pgbench, "-T", str(params["duration"]), "-c", str(params["clients"]), "-j", str(params["jobs"])]
+    command += ["-M", params["protocol"], "-l", "--log-prefix", log_prefix]
+    if params["rate"]:
+        command += ["-R", str(params["rate"])]
+    chosen = workload(params)
+    if "builtin" in chosen:
+        return [*command, "-b", chosen["builtin"]]
+    # -n: the vacuum pgbench runs first only concerns its own tables, absent from a custom schema.
+    command.append("-n")
+    for script in chosen["scripts"]:
+        command += ["-f", f"{script['path']}@{script['weight']}"]
+    return command
+
+
+def init_command(pgbench: str, params: dict) -> list[str]:
+    return [pgbench, "-i", "-q", "-s", str(params["scale"])]
+
+
+def pgbench_env(params: dict) -> dict:
+    return {**os.environ, **libpq_env(params)}
+
+
+def run_pgbench(module: AnsibleModule, command: list[str], what: str) -> str:
+    """Run pgbench; fail the module with its stderr when it fails."""
+    try:
+        done = subprocess.run(command, env=pgbench_env(module.params), capture_output=True, text=True, check=False)
+    except OSError as exc:
+        module.fail_json(msg=f"Could not start pgbench ({command[0]}) for {what}: {exc}", command=command)
+    if done.returncode != 0:
+        module.fail_json(
+            msg=f"pgbench failed during {what} against {describe_target(module.params)} "
+            f"(exit code {done.returncode}): {done.stderr.strip() or done.stdout.strip()}",
+            command=command,
+            stdout=done.stdout,
+            stderr=done.stderr,
+        )
+    return done.stdout
+
+
+def pgbench_version(module: AnsibleModule, pgbench: str) -> str:
+    done = subprocess.run([pgbench, "--version"], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        module.fail_json(msg=f"{pgbench} --version failed: {done.stderr.strip()}")
+    return done.stdout.strip().splitlines()[0]
+
+
+def server_version(module: AnsibleModule) -> str:
+    """Connect once before the run, so an unreachable database fails with a clear reason."""
+    conn = connect(module)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            return cursor.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def write_json(path: str, result: dict) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def measure(module: AnsibleModule, pgbench: str, log_root: str) -> dict:
+    """Run the benchmark with per-transaction logs under ``log_root`` and return its figures."""
+    params = module.params
+    if params["init"]:
+        run_pgbench(module, init_command(pgbench, params), f"initialisation at scale {params['scale']}")
+    prefix = os.path.join(tempfile.mkdtemp(prefix="pgbench-", dir=log_root), "pgbench_log")
+    command = bench_command(pgbench, params, prefix)
+    stdout = run_pgbench(module, command, "the benchmark")
+    files = log_files(prefix)
+    try:
+        figures = summarize(read_logs(files), params["warmup"])
+    except PgbenchLogError as exc:
+        module.fail_json(msg=f"Could not measure the run from pgbench's logs: {exc}", command=command)
+    tps = PGBENCH_TPS.search(stdout)
+    return {**figures, "command": command, "pgbench_tps": float(tps.group(1)) if tps else None, "log_files": files}
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[("builtin", "scripts")],
+        supports_check_mode=True,
+    )
+    params = module.params
+    errors = validation_errors(params)
+    if errors:
+        module.fail_json(msg="Invalid pg_bench options: " + "; ".join(errors))
+    pgbench = find_pgbench(params["pgbench_path"])
+    if pgbench is None:
+        looked_at = params["pgbench_path"] or "on PATH and in /usr/lib/postgresql/*/bin"
+        module.fail_json(
+            msg=f"pgbench was not found ({looked_at}): install the Debian package '{DEBIAN_PACKAGE}' "
+            f"(apt-get install {DEBIAN_PACKAGE})"
+        )
+    result = {
+        "changed": True,
+        "parameters": run_parameters(params),
+        "pgbench_version": pgbench_version(module, pgbench),
+        "server_version": server_version(module),
+    }
+    if module.check_mode:
+        log_root = params["log_dir"] or tempfile.gettempdir()
+        command = bench_command(pgbench, params, os.path.join(log_root, "pgbench-XXXXXXXX", "pgbench_log"))
+        module.exit_json(msg="would run pgbench (check mode: nothing ran)", command=command, **result)
+    try:
+        if params["log_dir"]:
+            os.makedirs(params["log_dir"], exist_ok=True)
+            result.update(measure(module, pgbench, params["log_dir"]))
+        else:
+            with tempfile.TemporaryDirectory(prefix="sre-pg-bench-") as log_root:
+                result.update(measure(module, pgbench, log_root), log_files=[])
+        if params["output"]:
+            write_json(params["output"], result)
+    except OSError as exc:
+        module.fail_json(msg=f"pg_bench could not write its logs or output: {exc}", exception=traceback.format_exc())
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
