@@ -1,0 +1,153 @@
+"""render.yml writes every manifest the roles would apply; every object is valid.
+
+Renders the local (kind) and cloud inventories without a cluster and checks
+each object: strict Kubernetes schemas (1.29 and the newest bundled version),
+CRD kinds against the JSON schemas in SRE_PLATFORM_SCHEMAS, no removed API
+versions, checkov, and the platform's HA / security policies. Objects that
+later roles add are covered without touching this file.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.harness.ansible import run_playbook
+from tests.harness.manifests import (
+    describe,
+    load_manifests,
+    removed_api_errors,
+    run_checkov,
+    schema_errors,
+)
+
+INVENTORIES = ["local", "aws/prod", "gcp/prod"]
+
+
+def render(inventory: str, target: Path) -> list[tuple[Path, dict]]:
+    run = run_playbook(
+        "playbooks/render.yml", inventory=f"inventories/{inventory}", extra_vars={"render_dir": str(target)}
+    )
+    assert run.returncode == 0, run.output
+    objects = load_manifests(target)
+    assert objects, f"render.yml -i inventories/{inventory} wrote no manifest into {target}"
+    return objects
+
+
+@pytest.fixture(scope="module", params=INVENTORIES)
+def rendered(request, tmp_path_factory) -> tuple[str, Path, list[tuple[Path, dict]]]:
+    target = tmp_path_factory.mktemp(request.param.replace("/", "-"))
+    return request.param, target, render(request.param, target)
+
+
+def test_every_object_matches_its_schema(rendered):
+    _, _, objects = rendered
+    problems = [problem for _, obj in objects for problem in schema_errors(obj)]
+    assert not problems, "\n".join(problems)
+
+
+def test_no_removed_api_versions(rendered):
+    _, _, objects = rendered
+    problems = [problem for _, obj in objects for problem in removed_api_errors(obj)]
+    assert not problems, "\n".join(problems)
+
+
+def test_checkov_finds_nothing_outside_the_skip_list(rendered):
+    _, directory, _ = rendered
+    failed = run_checkov(directory)
+    assert not failed, "\n".join(failed)
+
+
+def test_one_file_per_object_with_a_stable_name(rendered):
+    _, _, objects = rendered
+    paths = [path for path, _ in objects]
+    assert len(paths) == len(set(paths)), "a rendered file holds more than one object"
+    for path, obj in objects:
+        kind = obj["kind"].lower()
+        assert path.name.startswith(f"{kind}-"), f"{path.name} does not start with the kind of {describe(obj)}"
+        assert path.name.endswith(f"-{obj['metadata']['name'].lower()}.yaml"), path.name
+
+
+def test_rendering_again_changes_nothing(rendered):
+    inventory, directory, _ = rendered
+    before = {path: path.read_bytes() for path in directory.rglob("*.yaml")}
+    run = run_playbook(
+        "playbooks/render.yml", inventory=f"inventories/{inventory}", extra_vars={"render_dir": str(directory)}
+    )
+    assert run.returncode == 0, run.output
+    assert run.stats()["changed"] == 0, "a second render changed files"
+    assert {path: path.read_bytes() for path in directory.rglob("*.yaml")} == before
+
+
+def test_local_target_has_metallb_and_cloud_targets_do_not(rendered):
+    inventory, _, objects = rendered
+    kinds = {obj["kind"] for _, obj in objects}
+    if inventory == "local":
+        assert {"IPAddressPool", "L2Advertisement"} <= kinds
+    else:
+        assert not {"IPAddressPool", "L2Advertisement"} & kinds
+
+
+def test_storage_class_binds_on_first_consumer(rendered):
+    _, _, objects = rendered
+    classes = [obj for _, obj in objects if obj["kind"] == "StorageClass"]
+    assert len(classes) == 1
+    assert classes[0]["volumeBindingMode"] == "WaitForFirstConsumer"
+    assert classes[0]["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+
+
+# The checks must be able to fail: feed them objects broken on purpose.
+
+
+@pytest.fixture(scope="module")
+def local_objects(tmp_path_factory) -> list[dict]:
+    return [obj for _, obj in render("local", tmp_path_factory.mktemp("local-broken"))]
+
+
+def _first(objects: list[dict], kind: str) -> dict:
+    return copy.deepcopy(next(obj for obj in objects if obj["kind"] == kind))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reported"),
+    [("volumeBindingMode", 42, "volumeBindingMode"), ("unexpectedField", True, "unexpectedField")],
+)
+def test_schema_check_rejects_a_broken_builtin_object(local_objects, field, value, reported):
+    storage_class = _first(local_objects, "StorageClass")
+    assert schema_errors(storage_class) == []
+    storage_class[field] = value
+    problems = schema_errors(storage_class)
+    assert len(problems) == 2, problems  # one per Kubernetes version checked
+    assert all(reported in p for p in problems), problems
+
+
+def test_schema_check_rejects_a_broken_custom_resource(local_objects):
+    pool = _first(local_objects, "IPAddressPool")
+    assert schema_errors(pool) == []
+    pool["spec"]["addresses"] = "not-a-list"
+    pool["spec"]["bogus"] = 1
+    problems = schema_errors(pool)
+    assert any("addresses" in p for p in problems), problems
+    assert any("bogus" in p for p in problems), problems
+
+
+def test_removed_api_version_is_reported():
+    ingress = {"apiVersion": "extensions/v1beta1", "kind": "Ingress", "metadata": {"name": "old"}}
+    assert removed_api_errors(ingress) == [
+        "extensions/v1beta1/Ingress -/old: extensions/v1beta1 is no longer served since Kubernetes 1.22"
+    ]
+
+
+def test_checkov_reports_an_insecure_pod(tmp_path):
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "insecure", "namespace": "demo"},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.36", "securityContext": {"privileged": True}}]},
+    }
+    (tmp_path / "pod.yaml").write_text(yaml.safe_dump(pod))
+    failed = run_checkov(tmp_path)
+    assert any(line.startswith("CKV_K8S_16 ") for line in failed), failed  # privileged container
