@@ -1,0 +1,189 @@
+"""FastAPI side: request id, access log and metrics middleware, probes, and a
+uvicorn server that turns unready before it stops.
+
+Metrics use aioprometheus, in a registry owned by each application, so the
+series of one process are exactly what its /metrics shows. One uvicorn worker
+per container: scale with replicas, not with workers, so no series is split
+between processes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import uvicorn
+from aioprometheus import Counter, Histogram, Registry, render
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from service_common.env import Identity, ServerSettings, server_settings_from_env
+from service_common.lifecycle import Readiness, graceful
+from service_common.observability import (
+    LATENCY_BUCKETS,
+    REQUEST_ID_HEADER,
+    UNMATCHED_ROUTE,
+    configure_logging,
+    log_request,
+    request_id_from,
+    request_id_var,
+    status_class,
+)
+
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()
+
+ReadyCheck = Callable[[], Awaitable[bool]]
+
+
+class HttpMetrics:
+    """The HTTP series every service exposes, labelled with the service identity."""
+
+    def __init__(self, identity: Identity, registry: Registry) -> None:
+        self.registry = registry
+        self.identity = identity
+        self.duration = Histogram(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template and method.",
+            const_labels=identity.labels,
+            registry=registry,
+            buckets=(*LATENCY_BUCKETS, float("inf")),
+        )
+        self.responses = Counter(
+            "http_responses_total",
+            "HTTP responses sent, by route template, method and status class.",
+            const_labels=identity.labels,
+            registry=registry,
+        )
+
+    def counter(self, name: str, doc: str) -> Counter:
+        """A service-specific counter with the same identity labels."""
+        return Counter(name, doc, const_labels=self.identity.labels, registry=self.registry)
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.duration.observe({"route": route, "method": method}, seconds)
+        self.responses.inc({"route": route, "method": method, "status_class": status_class(status)})
+
+
+def _route_template(scope: dict) -> str:
+    route = scope.get("route")
+    return getattr(route, "path", UNMATCHED_ROUTE)
+
+
+def _incoming_request_id(scope: dict) -> str | None:
+    for key, value in scope["headers"]:
+        if key == _REQUEST_ID_KEY:
+            return value.decode("latin-1")
+    return None
+
+
+class ObservabilityMiddleware:
+    """Pure ASGI (not BaseHTTPMiddleware, which costs a task per request)."""
+
+    def __init__(self, app, metrics: HttpMetrics, access_log: bool) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.access_log = access_log
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_from(_incoming_request_id(scope))
+        token = request_id_var.set(request_id)
+        status = 500  # what the client gets if the application raises
+        start = time.perf_counter()
+
+        async def send_with_id(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (_REQUEST_ID_KEY, request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = _route_template(scope)
+            self.metrics.observe(route, scope["method"], status, elapsed)
+            if self.access_log:
+                log_request(scope["method"], route, scope["path"], status, elapsed)
+            request_id_var.reset(token)
+
+
+def probe_router(readiness: Readiness, metrics: HttpMetrics, ready_check: ReadyCheck | None = None) -> APIRouter:
+    """/healthz (liveness), /readyz (readiness) and /metrics (Prometheus text)."""
+    router = APIRouter(tags=["probes"])
+
+    @router.get("/healthz", summary="Liveness: the process is alive and serving")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(
+        "/readyz",
+        summary="Readiness: the service should receive traffic",
+        responses={503: {"description": "Shutting down or a dependency does not answer"}},
+    )
+    async def readyz() -> JSONResponse:
+        if readiness.stopping:
+            return JSONResponse({"status": "stopping"}, status_code=503)
+        if ready_check is not None and not await ready_check():
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @router.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics(request: Request) -> Response:
+        content, headers = render(metrics.registry, request.headers.getlist("accept"))
+        return Response(content, headers=headers)
+
+    return router
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn, but SIGTERM turns /readyz to 503 ``delay`` seconds before serving stops."""
+
+    def __init__(self, config: uvicorn.Config, readiness: Readiness, delay: float) -> None:
+        super().__init__(config)
+        self._on_signal = graceful(super().handle_exit, readiness, delay)
+
+    def handle_exit(self, sig, frame) -> None:
+        self._on_signal(sig, frame)
+
+
+def serve(app, readiness: Readiness, settings: ServerSettings) -> None:
+    """Run one uvicorn worker with uvloop and httptools (plain asyncio + h11 is far slower)."""
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=int(settings.graceful_timeout),
+    )
+    GracefulServer(config, readiness, settings.shutdown_delay).run()
+
+
+def create_service_app(
+    identity: Identity, access_log: bool, ready_check: ReadyCheck | None = None, **fastapi_options
+) -> FastAPI:
+    """A FastAPI application with the probes, metrics and request logging every service has.
+
+    ``app.state.readiness`` and ``app.state.metrics`` are there for the service's own routes.
+    """
+    app = FastAPI(version=identity.app_version, **fastapi_options)
+    app.state.readiness = Readiness()
+    app.state.metrics = HttpMetrics(identity, Registry())
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics, access_log=access_log)
+    app.include_router(probe_router(app.state.readiness, app.state.metrics, ready_check))
+    return app
+
+
+def run_service(service: str, create_app: Callable[[ServerSettings], FastAPI]) -> None:
+    """Entry point of a FastAPI service: JSON logs, settings from the environment, one worker."""
+    settings = server_settings_from_env()
+    configure_logging(service, settings.log_level)
+    app = create_app(settings)
+    serve(app, app.state.readiness, settings)

@@ -1,0 +1,55 @@
+"""kv-store settings, all from the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from service_common.env import ConfigError, env_float, env_int, env_str
+
+# Bounds that keep one request cheap whatever the store holds.
+LIST_DEFAULT_PAGE = 100
+LIST_MAX_PAGE = 1000
+RANDOM_DEFAULT_PAIRS = 10
+RANDOM_MAX_PAIRS = 1000
+MAX_KEY_LENGTH = 1024
+MAX_VALUE_LENGTH = 64 * 1024
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str
+    password: str | None
+    sentinels: tuple[tuple[str, int], ...]
+    sentinel_master: str
+    sentinel_password: str | None
+    socket_timeout: float
+    connect_timeout: float
+    max_connections: int
+    pool_timeout: float
+    retries: int
+
+
+def _parse_sentinels(raw: str) -> tuple[tuple[str, int], ...]:
+    """'host-a:26379,host-b:26379' -> (('host-a', 26379), ('host-b', 26379))."""
+    sentinels = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(f"REDIS_SENTINELS entry {item!r} is not host:port")
+        sentinels.append((host, int(port)))
+    return tuple(sentinels)
+
+
+def redis_settings_from_env() -> RedisSettings:
+    return RedisSettings(
+        url=env_str("REDIS_URL", "redis://localhost:6379/0"),
+        password=env_str("REDIS_PASSWORD") or None,
+        sentinels=_parse_sentinels(env_str("REDIS_SENTINELS")),
+        sentinel_master=env_str("REDIS_SENTINEL_MASTER", "mymaster"),
+        sentinel_password=env_str("REDIS_SENTINEL_PASSWORD") or None,
+        socket_timeout=env_float("REDIS_SOCKET_TIMEOUT", 0.5, 0.01, 30.0),
+        connect_timeout=env_float("REDIS_CONNECT_TIMEOUT", 0.5, 0.01, 30.0),
+        max_connections=env_int("REDIS_MAX_CONNECTIONS", 64, 1, 10_000),
+        pool_timeout=env_float("REDIS_POOL_TIMEOUT", 1.0, 0.0, 30.0),
+        retries=env_int("REDIS_RETRIES", 1, 0, 5),
+    )
