@@ -1,0 +1,79 @@
+"""The collection builds, installs offline, and its playbooks run from the installed copy."""
+
+from __future__ import annotations
+
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.harness.ansible import BIN, ROOT, ansible_env
+
+
+def installed_env(work: Path) -> dict[str, str]:
+    """Ansible sees only the installed copy, never the clone (which would shadow it)."""
+    env = ansible_env({"ANSIBLE_COLLECTIONS_PATH": str(work / "dest")}, json_output=False)
+    env.pop("ANSIBLE_CONFIG")
+    return env
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("collection")
+    build = subprocess.run(
+        [str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(work), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=ansible_env(json_output=False),
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    (tarball,) = work.glob("sre-platform-*.tar.gz")
+    install = subprocess.run(
+        [str(BIN / "ansible-galaxy"), "collection", "install", str(tarball), "--offline", "-p", str(work / "dest")],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=work,
+        env=installed_env(work),
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+    return work
+
+
+def test_tarball_leaves_out_local_state(installed):
+    (tarball,) = installed.glob("sre-platform-*.tar.gz")
+    with tarfile.open(tarball) as archive:
+        top = {name.split("/")[0] for name in archive.getnames()}
+    assert {"playbooks", "roles", "plugins", "inventories", "MANIFEST.json"} <= top
+    assert not top & {".venv", ".venv-checkov", ".git", ".state", "collections"}
+
+
+def test_manifest_declares_the_dependencies(installed):
+    manifest = yaml.safe_load((installed / "dest/ansible_collections/sre/platform/MANIFEST.json").read_text())
+    assert set(manifest["collection_info"]["dependencies"]) == {"kubernetes.core", "community.general"}
+
+
+def test_render_playbook_runs_from_the_installed_copy(installed):
+    collection = installed / "dest/ansible_collections/sre/platform"
+    out = installed / "rendered"
+    run = subprocess.run(
+        [
+            str(BIN / "ansible-playbook"),
+            "sre.platform.render",
+            "-i",
+            str(collection / "inventories/local"),
+            "-e",
+            f"render_dir={out}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=installed,
+        env=installed_env(installed),
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (out / "storage/storageclass-platform.yaml").exists()
+    assert (out / "metallb/ipaddresspool-metallb-system-default.yaml").exists()

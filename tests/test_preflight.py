@@ -1,0 +1,55 @@
+"""up.yml stops in preflight, within seconds, naming what the machine lacks."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from tests.harness.ansible import run_playbook
+
+
+def _path_without(tool: str, tmp_path: Path) -> str:
+    """A PATH on which `tool` cannot be found but everything else still is."""
+    shadow = tmp_path / "bin"
+    shadow.mkdir()
+    for directory in os.environ["PATH"].split(os.pathsep):
+        for entry in Path(directory).glob("*") if Path(directory).is_dir() else []:
+            target = shadow / entry.name
+            if entry.name != tool and not target.exists():
+                target.symlink_to(entry)
+    return str(shadow)
+
+
+def test_up_without_docker_stops_in_preflight_naming_docker(tmp_path):
+    started = time.monotonic()
+    run = run_playbook(
+        "playbooks/up.yml",
+        inventory="inventories/local",
+        env={"PATH": _path_without("docker", tmp_path)},
+        json_output=False,
+    )
+    elapsed = time.monotonic() - started
+    assert run.returncode != 0
+    assert "cluster preflight failed for target 'kind'" in run.output
+    assert "'docker' is not installed: install Docker Engine" in run.output
+    assert elapsed < 30, f"preflight took {elapsed:.1f} s"
+
+
+def test_existing_target_without_kubeconfig_names_the_variable(tmp_path):
+    run = run_playbook(
+        "playbooks/up.yml",
+        inventory="inventories/existing",
+        extra_vars={"platform_kubeconfig": str(tmp_path / "missing-kubeconfig")},
+        json_output=False,
+    )
+    assert run.returncode != 0
+    assert "missing-kubeconfig' does not exist; set platform_kubeconfig" in run.output
+
+
+def test_unknown_target_is_refused():
+    run = run_playbook(
+        "playbooks/up.yml", inventory="inventories/local", extra_vars={"platform_target": "minikube"}, json_output=False
+    )
+    assert run.returncode != 0
+    assert "platform_target must be kind, existing, eks, aks or gke (got 'minikube')" in run.output
