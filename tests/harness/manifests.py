@@ -70,7 +70,7 @@ def schemas_dir() -> Path:
     if not path.is_dir():
         raise SchemasNotFound(
             f"CRD schemas not found at {path}: set SRE_PLATFORM_SCHEMAS to a directory of "
-            "<group>/<kind>_<version>.json files (see docs/testing.md for how to produce them)"
+            "<group>/<kind>_<version>.json files (scripts/crd_schemas.py makes them from upstream CRD YAML)"
         )
     return path
 
