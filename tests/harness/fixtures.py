@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.harness.kube_emulator import KubeEmulatorServer
 from tests.harness.servers import (
     AlertmanagerServer,
     ManagedServer,
@@ -65,6 +66,20 @@ def prometheus_binary_ok() -> None:
 @pytest.fixture
 def alertmanager_server() -> Iterator[AlertmanagerServer]:
     server = AlertmanagerServer()
+    try:
+        yield server.start()
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def kube_api() -> Iterator[KubeEmulatorServer]:
+    """An emulated Kubernetes API without the stand-in controller: tests that wait set status themselves.
+
+    ``.kubeconfig``, ``.url``, ``.client``, ``.get(...)``, ``.set_status(...)``, ``.playbook(...)``;
+    for one that reports objects healthy: ``server_factory(KubeEmulatorServer(auto_status=True))``.
+    """
+    server = KubeEmulatorServer()
     try:
         yield server.start()
     finally:
