@@ -24,10 +24,19 @@ from pathlib import Path
 import yaml
 
 
+def python_pattern(pattern: str) -> str:
+    """Go accepts `^(?i)x`; Python wants global flags first: `(?i)^x` means the same."""
+    if pattern.startswith("^(?i)"):
+        return "(?i)^" + pattern[len("^(?i)") :]
+    return pattern
+
+
 def strict(node: object) -> object:
     """Close every object schema that lists its properties."""
     if isinstance(node, dict):
         closed = {key: strict(value) for key, value in node.items()}
+        if isinstance(closed.get("pattern"), str):
+            closed["pattern"] = python_pattern(closed["pattern"])
         if "properties" in closed and not closed.get("x-kubernetes-preserve-unknown-fields"):
             closed.setdefault("additionalProperties", False)
         return closed
