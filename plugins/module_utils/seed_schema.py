@@ -1,0 +1,353 @@
+"""The seeded shop schema: tables, keys, indexes, row counts and the checksum definition.
+
+Tables are listed in foreign-key order (every table after the tables it
+references). They are created bare, loaded with COPY, and only then get their
+primary keys, unique constraints, foreign keys and indexes, as pg_restore does:
+building an index once is several times cheaper than maintaining it per row.
+
+The checksum of a table is defined in SQL (``checksum_function_sql``) so it can
+be recomputed on any copy of the data, for example after a restore:
+``SELECT shop.seed_checksum('shop.orders')``. It is the row count and the sum,
+over all rows, of the first 60 bits of the md5 of the row's COPY text line:
+independent of the physical row order, and it changes when any row is added,
+lost, duplicated or altered. The loader computes the same sum from the lines
+it sends (``copy_text_checksum``), so seeding needs no extra scan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from psycopg2 import sql
+
+# Bump when tables, columns or generated values change: a different version rebuilds.
+SCHEMA_VERSION = 1
+
+# Rows per COPY transaction. Fixed (not derived from jobs) so the data of a chunk,
+# and therefore the checksums, do not depend on the parallelism.
+CHUNK_ROWS = 25_000
+
+# Smallest total that still gives every table at least one row and every order its customer's address.
+MIN_ROWS = 100
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[str, ...]
+    weight: int  # rows per million rows seeded
+    uniques: tuple[tuple[str, ...], ...] = ()
+    foreign_keys: tuple[tuple[str, str], ...] = ()  # (column, referenced table)
+    indexes: tuple[tuple[str, ...], ...] = ()
+    column_names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "column_names", tuple(column.split()[0] for column in self.columns))
+
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "categories",
+        ("id bigint NOT NULL", "name text NOT NULL", "slug text NOT NULL", "description text NOT NULL"),
+        weight=200,
+        uniques=(("slug",),),
+    ),
+    Table(
+        "suppliers",
+        (
+            "id bigint NOT NULL",
+            "name text NOT NULL",
+            "email text NOT NULL",
+            "phone text NOT NULL",
+            "country text NOT NULL",
+            "created_at timestamptz NOT NULL",
+        ),
+        weight=1_000,
+    ),
+    Table(
+        "warehouses",
+        ("id bigint NOT NULL", "code text NOT NULL", "city text NOT NULL", "country text NOT NULL"),
+        weight=50,
+        uniques=(("code",),),
+    ),
+    Table(
+        "customers",
+        (
+            "id bigint NOT NULL",
+            "first_name text NOT NULL",
+            "last_name text NOT NULL",
+            "email text NOT NULL",
+            "phone text NOT NULL",
+            "birth_date date NOT NULL",
+            "created_at timestamptz NOT NULL",
+        ),
+        weight=100_000,
+        uniques=(("email",),),
+    ),
+    Table(
+        "products",
+        (
+            "id bigint NOT NULL",
+            "category_id bigint NOT NULL",
+            "supplier_id bigint NOT NULL",
+            "sku text NOT NULL",
+            "name text NOT NULL",
+            "description text NOT NULL",
+            "price numeric(10,2) NOT NULL",
+            "created_at timestamptz NOT NULL",
+        ),
+        weight=20_000,
+        uniques=(("sku",),),
+        foreign_keys=(("category_id", "categories"), ("supplier_id", "suppliers")),
+        indexes=(("category_id",),),
+    ),
+    Table(
+        "addresses",
+        (
+            "id bigint NOT NULL",
+            "customer_id bigint NOT NULL",
+            "kind text NOT NULL",
+            "street text NOT NULL",
+            "city text NOT NULL",
+            "postcode text NOT NULL",
+            "country text NOT NULL",
+        ),
+        weight=130_000,
+        foreign_keys=(("customer_id", "customers"),),
+        indexes=(("customer_id",),),
+    ),
+    Table(
+        "inventory",
+        (
+            "id bigint NOT NULL",
+            "product_id bigint NOT NULL",
+            "warehouse_id bigint NOT NULL",
+            "quantity integer NOT NULL",
+            "updated_at timestamptz NOT NULL",
+        ),
+        weight=40_000,
+        uniques=(("product_id", "warehouse_id"),),
+        foreign_keys=(("product_id", "products"), ("warehouse_id", "warehouses")),
+    ),
+    Table(
+        "orders",
+        (
+            "id bigint NOT NULL",
+            "customer_id bigint NOT NULL",
+            "shipping_address_id bigint NOT NULL",
+            "status text NOT NULL",
+            "ordered_at timestamptz NOT NULL",
+        ),
+        weight=200_000,
+        foreign_keys=(("customer_id", "customers"), ("shipping_address_id", "addresses")),
+        indexes=(("customer_id",), ("ordered_at",)),
+    ),
+    Table(
+        "order_items",
+        (
+            "id bigint NOT NULL",
+            "order_id bigint NOT NULL",
+            "product_id bigint NOT NULL",
+            "quantity integer NOT NULL",
+            "unit_price numeric(10,2) NOT NULL",
+        ),
+        weight=310_000,
+        foreign_keys=(("order_id", "orders"), ("product_id", "products")),
+        indexes=(("order_id",), ("product_id",)),
+    ),
+    Table(
+        "payments",
+        (
+            "id bigint NOT NULL",
+            "order_id bigint NOT NULL",
+            "method text NOT NULL",
+            "amount numeric(12,2) NOT NULL",
+            "status text NOT NULL",
+            "paid_at timestamptz NOT NULL",
+        ),
+        weight=100_000,
+        uniques=(("order_id",),),
+        foreign_keys=(("order_id", "orders"),),
+    ),
+    Table(
+        "shipments",
+        (
+            "id bigint NOT NULL",
+            "order_id bigint NOT NULL",
+            "warehouse_id bigint NOT NULL",
+            "carrier text NOT NULL",
+            "tracking_number text NOT NULL",
+            "shipped_at timestamptz NOT NULL",
+            "delivered_at timestamptz",
+        ),
+        weight=80_000,
+        foreign_keys=(("order_id", "orders"), ("warehouse_id", "warehouses")),
+        indexes=(("order_id",),),
+    ),
+    Table(
+        "reviews",
+        (
+            "id bigint NOT NULL",
+            "product_id bigint NOT NULL",
+            "customer_id bigint NOT NULL",
+            "rating smallint NOT NULL CHECK (rating BETWEEN 1 AND 5)",
+            "title text NOT NULL",
+            "body text NOT NULL",
+            "created_at timestamptz NOT NULL",
+        ),
+        weight=18_750,
+        foreign_keys=(("product_id", "products"), ("customer_id", "customers")),
+        indexes=(("product_id",),),
+    ),
+)
+
+TABLE_NAMES = tuple(table.name for table in TABLES)
+
+
+def table(name: str) -> Table:
+    return TABLES[TABLE_NAMES.index(name)]
+
+
+# The largest table absorbs rounding so the total is exactly the rows asked for.
+_REMAINDER_TABLE = "order_items"
+
+
+def row_counts(total: int) -> dict[str, int]:
+    """Rows per table for ``total`` rows: proportional to the weights, summing exactly to ``total``."""
+    counts = {table.name: max(1, total * table.weight // 1_000_000) for table in TABLES}
+    # Each inventory row is a distinct (product, warehouse) pair.
+    counts["inventory"] = min(counts["inventory"], counts["products"] * counts["warehouses"])
+    counts[_REMAINDER_TABLE] += total - sum(counts.values())
+    return counts
+
+
+def chunks(counts: dict[str, int]) -> list[tuple[str, int, int, int]]:
+    """Every (table, chunk number, first id, last id), tables in foreign-key order."""
+    plan = []
+    for name in TABLE_NAMES:
+        for number, first in enumerate(range(1, counts[name] + 1, CHUNK_ROWS)):
+            plan.append((name, number, first, min(first + CHUNK_ROWS - 1, counts[name])))
+    return plan
+
+
+def qualified(schema: str, name: str) -> sql.Identifier:
+    return sql.Identifier(schema, name)
+
+
+def column_list(columns: tuple[str, ...]) -> sql.Composable:
+    return sql.SQL(", ").join(map(sql.Identifier, columns))
+
+
+def create_table_sql(schema: str, table: Table) -> sql.Composable:
+    """CREATE TABLE without keys: they are added after the load."""
+    definitions = sql.SQL(", ").join(map(sql.SQL, table.columns))
+    return sql.SQL("CREATE TABLE {} ({})").format(qualified(schema, table.name), definitions)
+
+
+def index_statements(schema: str, table: Table) -> list[tuple[str, sql.Composable]]:
+    """(name, SQL) of the primary key, unique constraints and indexes of ``table``."""
+    target = qualified(schema, table.name)
+    pkey = f"{table.name}_pkey"
+    statements = [
+        (pkey, sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY (id)").format(target, sql.Identifier(pkey)))
+    ]
+    for columns in table.uniques:
+        name = f"{table.name}_{'_'.join(columns)}_key"
+        statement = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({})")
+        statements.append((name, statement.format(target, sql.Identifier(name), column_list(columns))))
+    for columns in table.indexes:
+        name = f"{table.name}_{'_'.join(columns)}_idx"
+        statement = sql.SQL("CREATE INDEX {} ON {} ({})")
+        statements.append((name, statement.format(sql.Identifier(name), target, column_list(columns))))
+    return statements
+
+
+def foreign_key_statements(schema: str, table: Table) -> list[tuple[str, sql.Composable]]:
+    """(name, SQL) of the foreign keys of ``table``, added NOT VALID (instant) and validated separately,
+    so the validations can run in parallel."""
+    statement = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} (id) NOT VALID")
+    return [
+        (
+            f"{table.name}_{column}_fkey",
+            statement.format(
+                qualified(schema, table.name),
+                sql.Identifier(f"{table.name}_{column}_fkey"),
+                sql.Identifier(column),
+                qualified(schema, parent),
+            ),
+        )
+        for column, parent in table.foreign_keys
+    ]
+
+
+def validate_sql(schema: str, table_name: str, constraint: str) -> sql.Composable:
+    return sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
+        qualified(schema, table_name), sql.Identifier(constraint)
+    )
+
+
+def manifest_sql(schema: str) -> list[sql.Composable]:
+    """The bookkeeping tables: one run row, one row per table, one row per loaded chunk."""
+    statements = [
+        """CREATE TABLE {seed_run} (
+            singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+            schema_version integer NOT NULL,
+            seed bigint NOT NULL,
+            target_rows bigint NOT NULL,
+            status text NOT NULL CHECK (status IN ('loading', 'complete')),
+            started_at timestamptz NOT NULL DEFAULT now(),
+            finished_at timestamptz)""",
+        """CREATE TABLE {seed_manifest} (
+            table_name text PRIMARY KEY,
+            load_order integer NOT NULL,
+            target_rows bigint NOT NULL,
+            actual_rows bigint,
+            checksum text)""",
+        """CREATE TABLE {seed_chunks} (
+            table_name text NOT NULL REFERENCES {seed_manifest},
+            chunk integer NOT NULL,
+            first_id bigint NOT NULL,
+            last_id bigint NOT NULL,
+            checksum numeric NOT NULL,
+            loaded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+            PRIMARY KEY (table_name, chunk))""",
+    ]
+    names = {name: qualified(schema, name) for name in ("seed_run", "seed_manifest", "seed_chunks")}
+    return [sql.SQL(statement).format(**names) for statement in statements]
+
+
+def checksum_function_sql(schema: str) -> sql.Composable:
+    """``<schema>.seed_checksum(regclass)``: ``rows:sum`` of ``row_hash`` over every row.
+
+    A row's line is its columns as text joined by tabs, NULL as ``\\N``: exactly
+    the COPY text line the loader sent, so ``copy_text_checksum`` computes the
+    same value while loading and this function recomputes it on any copy. Date
+    style and time zone are pinned so the text is the same on every server.
+    """
+    return sql.SQL(r"""CREATE FUNCTION {}(tbl regclass) RETURNS text
+        LANGUAGE plpgsql STABLE
+        SET datestyle = 'ISO, YMD' SET timezone = 'UTC' SET extra_float_digits = '1'
+        AS $fn$
+        DECLARE
+            line text;
+            result text;
+        BEGIN
+            SELECT string_agg(format('coalesce(t.%I::text, %L)', attname, '\N'), ', ' ORDER BY attnum)
+              INTO line
+              FROM pg_attribute WHERE attrelid = tbl AND attnum > 0 AND NOT attisdropped;
+            EXECUTE format(
+                'SELECT count(*) || '':'' || coalesce(sum((''x'' || left(md5(concat_ws(E''\t'', %s)), 15))'
+                '::bit(60)::bigint), 0) FROM %s AS t', line, tbl)
+              INTO result;
+            RETURN result;
+        END
+        $fn$""").format(qualified(schema, "seed_checksum"))
+
+
+def copy_text_checksum(copy_text: str) -> int:
+    """Sum over the lines of ``copy_text`` of the first 60 bits of their md5: what ``seed_checksum`` sums."""
+    return sum(
+        int.from_bytes(hashlib.md5(line).digest()[:8], "big") >> 4  # noqa: S324 - a checksum, not security
+        for line in copy_text.encode().splitlines()
+    )

@@ -1,0 +1,330 @@
+#!/usr/bin/python
+"""Ansible module sre.platform.pg_seed: a deterministic, realistic shop schema in any PostgreSQL."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pg_seed
+short_description: Load a realistic, deterministic shop schema into PostgreSQL
+version_added: 0.1.0
+description:
+  - Creates a schema of 12 related tables (categories, suppliers, warehouses, customers, products,
+    addresses, inventory, orders, order_items, payments, shipments, reviews) with primary keys,
+    foreign keys and the indexes a shop workload needs, and loads O(rows) rows of realistic values
+    (names, emails, addresses, phone numbers, dates, amounts, text) with COPY, in foreign-key order.
+  - Values come from pools drawn once from a seeded Faker and combined per row; the same O(seed)
+    and O(rows) always give the same data, whatever O(jobs) is.
+  - Idempotent. The manifest tables C(seed_run), C(seed_manifest) and C(seed_chunks) in the schema
+    record the schema version, the seed, target and actual row counts and a checksum per table.
+    A second run with the same parameters only reads the manifest and counts rows, and reports no
+    change; different parameters rebuild the schema; an interrupted run (killed at any moment) is
+    completed by the next one, with exact counts and no duplicates.
+  - The checksum of a table is C(<schema>.seed_checksum('<schema>.<table>')), a SQL function created
+    in the schema, so any copy (a replica, a restored backup) can be compared with the manifest.
+  - "Quick start without a cluster: C(ansible-playbook playbooks/seed.yml -i inventories/postgres)
+    starts a throwaway PostgreSQL on loopback (role C(sre.platform.local_postgres)) and seeds it."
+author:
+  - sre.platform maintainers
+extends_documentation_fragment:
+  - sre.platform.postgres
+options:
+  rows:
+    description:
+      - Total number of rows over all tables, split in fixed proportions (orders and their items are the largest).
+    type: int
+    default: 1000000
+  seed:
+    description:
+      - Seed of every generated value. The same seed gives the same data and the same checksums.
+    type: int
+    default: 42
+  jobs:
+    description:
+      - Parallel worker processes, each with its own connection. V(0) means one per CPU.
+    type: int
+    default: 0
+  schema:
+    description:
+      - Schema that holds the tables. It is dropped and recreated when the parameters change, so it must
+        be used by nothing else; an existing schema that O(state=present) did not create is refused.
+    type: str
+    default: shop
+  state:
+    description:
+      - V(present) loads (or keeps) the data; V(absent) drops the schema.
+    type: str
+    choices: [present, absent]
+    default: present
+  verify:
+    description:
+      - Also recompute every checksum and compare it with the manifest (one scan of every table).
+        A difference is reported as a change, and outside check mode the schema is rebuilt.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: Reports the action (create, resume, rebuild, drop or none) and its reason without writing.
+notes:
+  - Progress is written to the module log (syslog or journal) and returned in RV(progress).
+  - The login role needs C(CREATE) on the database.
+seealso:
+  - name: PostgreSQL COPY
+    description: How the rows are loaded.
+    link: https://www.postgresql.org/docs/current/sql-copy.html
+  - module: community.postgresql.postgresql_db
+"""
+
+EXAMPLES = r"""
+- name: Seed one million rows into the shop schema
+  sre.platform.pg_seed:
+    login_host: 127.0.0.1
+    login_port: 5432
+    login_user: app
+    login_password: "{{ pg_password }}"
+    login_db: app
+    rows: 1000000
+    seed: 42
+
+- name: Check that a restored copy holds exactly the seeded data (changes nothing)
+  sre.platform.pg_seed:
+    login_host: restored.example.internal
+    login_password: "{{ pg_password }}"
+    rows: 1000000
+    seed: 42
+    verify: true
+  check_mode: true
+  register: restored
+  failed_when: restored.changed
+
+- name: Drop the seeded schema
+  sre.platform.pg_seed:
+    login_host: 127.0.0.1
+    login_password: "{{ pg_password }}"
+    state: absent
+"""
+
+RETURN = r"""
+action:
+  description: What the run did (or, in check mode, would do).
+  type: str
+  returned: always
+  choices: [none, create, resume, rebuild, drop]
+  sample: create
+reason:
+  description: Why that action was needed.
+  type: str
+  returned: always
+  sample: "the manifest holds seed 41, 1000000 rows; asked for seed 42, 1000000 rows"
+schema_version:
+  description: Version of the table layout and generated values.
+  type: int
+  returned: always
+  sample: 1
+tables:
+  description: Rows and checksum (C(rows:sum)) of every table, from the manifest.
+  type: dict
+  returned: when state is present and the data is complete
+  sample: {"orders": {"rows": 200000, "checksum": "200000:115213170442190071612830"}}
+total_rows:
+  description: Sum of the rows of every table.
+  type: int
+  returned: always
+  sample: 1000000
+rows_loaded:
+  description: Rows loaded by this run (0 when nothing changed).
+  type: int
+  returned: always
+  sample: 1000000
+chunks_loaded:
+  description: COPY chunks loaded by this run.
+  type: int
+  returned: always
+  sample: 49
+duration_seconds:
+  description: Wall-clock time of the run.
+  type: float
+  returned: always
+  sample: 2.91
+rows_per_second:
+  description: Rows loaded per second of the run.
+  type: int
+  returned: always
+  sample: 343000
+jobs:
+  description: Worker processes used.
+  type: int
+  returned: always
+  sample: 2
+progress:
+  description: Steps in the order they finished.
+  type: list
+  elements: str
+  returned: always
+  sample: ["created schema shop with 12 tables", "loaded orders: 200000 rows"]
+"""
+
+import re
+import time
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sre.platform.plugins.module_utils.postgres import (
+    connect,
+    ensure_psycopg2,
+    postgres_argument_spec,
+)
+
+try:
+    from ansible_collections.sre.platform.plugins.module_utils import seed_load, seed_schema
+except ImportError:  # psycopg2 is missing: ensure_psycopg2() reports it
+    seed_load = seed_schema = None
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def argument_spec() -> dict:
+    spec = postgres_argument_spec()
+    spec.update(
+        rows={"type": "int", "default": 1_000_000},
+        seed={"type": "int", "default": 42},
+        jobs={"type": "int", "default": 0},
+        schema={"type": "str", "default": "shop"},
+        state={"type": "str", "default": "present", "choices": ["present", "absent"]},
+        verify={"type": "bool", "default": False},
+    )
+    return spec
+
+
+def check_parameters(module: AnsibleModule) -> None:
+    params = module.params
+    if params["rows"] < seed_schema.MIN_ROWS:
+        module.fail_json(
+            msg=f"rows must be at least {seed_schema.MIN_ROWS} (one row per table and more), got {params['rows']}"
+        )
+    if params["jobs"] < 0:
+        module.fail_json(msg=f"jobs must be 0 (one per CPU) or more, got {params['jobs']}")
+    if not _SCHEMA_NAME.match(params["schema"]):
+        module.fail_json(msg=f"schema must be a lower-case identifier ([a-z_][a-z0-9_]*), got {params['schema']!r}")
+
+
+def _describe(seed: int, rows: int) -> str:
+    return f"seed {seed}, {rows} rows"
+
+
+def _count_mismatch(conn, state, schema: str) -> str | None:
+    """A reason when a table is missing or its row count differs from the manifest."""
+    for name, rows in seed_load.live_counts(conn, schema).items():
+        recorded = state.manifest.get(name, {}).get("actual_rows")
+        if rows != recorded:
+            return f"table {schema}.{name} has {rows} rows, the manifest recorded {recorded}"
+    return None
+
+
+def _checksum_mismatch(conn, state, schema: str) -> str | None:
+    for name, checksum in seed_load.live_checksums(conn, schema).items():
+        recorded = state.manifest[name]["checksum"]
+        if checksum != recorded:
+            return f"the checksum of {schema}.{name} is {checksum}, the manifest recorded {recorded}"
+    return None
+
+
+def decide_present(conn, state, plan, verify: bool) -> tuple[str, str]:
+    """(action, reason) for state=present, from what the database holds."""
+    if state.run is None:
+        return "create", f"schema {plan.schema} holds no seeded data"
+    run = state.run
+    if not seed_load.same_parameters(state, plan):
+        return "rebuild", (
+            f"the manifest holds schema version {run['schema_version']}, {_describe(run['seed'], run['target_rows'])}; "
+            f"asked for version {seed_schema.SCHEMA_VERSION}, {_describe(plan.seed, plan.rows)}"
+        )
+    if run["status"] != "complete":
+        return "resume", f"a previous run stopped after {state.chunks_loaded} chunks; completing it"
+    mismatch = _count_mismatch(conn, state, plan.schema)
+    if mismatch is None and verify:
+        mismatch = _checksum_mismatch(conn, state, plan.schema)
+    if mismatch:
+        return "rebuild", mismatch
+    return "none", f"schema {plan.schema} already holds {_describe(plan.seed, plan.rows)}"
+
+
+def decide(module: AnsibleModule, conn, state, plan) -> tuple[str, str]:
+    if state.schema_exists and state.run is None:
+        module.fail_json(
+            msg=f"schema {plan.schema} exists but was not created by sre.platform.pg_seed (it has no seed_run table); "
+            "refusing to drop it: choose another schema or drop it yourself"
+        )
+    if module.params["state"] == "absent":
+        return ("drop", f"schema {plan.schema} exists") if state.schema_exists else ("none", "schema is absent")
+    return decide_present(conn, state, plan, module.params["verify"])
+
+
+def summary(tables: dict[str, dict]) -> dict:
+    return {"tables": tables, "total_rows": sum(table["rows"] for table in tables.values())}
+
+
+def manifest_tables(state) -> dict[str, dict]:
+    return {name: {"rows": row["actual_rows"], "checksum": row["checksum"]} for name, row in state.manifest.items()}
+
+
+def apply(module: AnsibleModule, conn, plan, action: str, progress: list[str]) -> dict:
+    """Carry out the action; return the result fields it produced."""
+
+    def log(message: str) -> None:
+        progress.append(message)
+        module.log(f"pg_seed: {message}")
+
+    jobs = module.params["jobs"] or seed_load.default_jobs()
+    if action == "drop":
+        seed_load.drop_schema(conn, plan.schema)
+        log(f"dropped schema {plan.schema}")
+        return {"tables": {}, "total_rows": 0}
+    outcome = seed_load.seed(conn, module.params, plan, jobs, fresh=action != "resume", log=log)
+    return {**outcome, **summary(outcome.pop("tables")), "jobs": jobs}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    ensure_psycopg2(module)
+    check_parameters(module)
+    started = time.monotonic()
+    params = module.params
+    plan = seed_load.Plan(params["schema"], params["seed"], params["rows"])
+    conn = connect(module)
+    progress: list[str] = []
+    result = {
+        "changed": False,
+        "schema_version": seed_schema.SCHEMA_VERSION,
+        "rows_loaded": 0,
+        "chunks_loaded": 0,
+        "rows_per_second": 0,
+        "jobs": params["jobs"] or seed_load.default_jobs(),
+        "progress": progress,
+    }
+    try:
+        if not seed_load.lock(conn, plan.schema):
+            module.fail_json(
+                msg=f"another sre.platform.pg_seed run is working on schema {plan.schema}; try again later"
+            )
+        state = seed_load.read_state(conn, plan.schema)
+        action, reason = decide(module, conn, state, plan)
+        result.update(action=action, reason=reason, changed=action != "none", **summary(manifest_tables(state)))
+        if action != "none" and not module.check_mode:
+            result.update(apply(module, conn, plan, action, progress))
+    except seed_load.SeedError as exc:
+        module.fail_json(msg=str(exc), exception=traceback.format_exc(), progress=progress)
+    except Exception as exc:
+        module.fail_json(
+            msg=seed_load.explain(f"pg_seed on schema {plan.schema}", exc),
+            exception=traceback.format_exc(),
+            progress=progress,
+        )
+    finally:
+        conn.close()
+    result["duration_seconds"] = round(time.monotonic() - started, 3)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
