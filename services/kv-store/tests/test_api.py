@@ -1,0 +1,99 @@
+"""kv-store under gunicorn (gevent workers) against a real redis-server."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+from kv_store.config import LIST_MAX_PAGE, RANDOM_MAX_PAIRS
+
+from tests.harness.http import get_json, http
+
+
+def _redis_command(redis, *args: str) -> bytes:
+    """One command over RESP, to check what the service really stored."""
+    payload = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
+    with socket.create_connection(("127.0.0.1", redis.port), timeout=5) as sock:
+        sock.sendall(payload.encode())
+        return sock.recv(65536)
+
+
+def _post(url: str, payload) -> tuple[int, dict]:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    status, _, raw = http("POST", url, body, {"Content-Type": "application/json"})
+    return status, json.loads(raw)
+
+
+def test_root_writes_then_reads_test_key(kv, redis):
+    assert get_json(f"{kv.url}/") == (200, {"key": "test_key", "value": "Hello Redis!"})
+    assert _redis_command(redis, "GET", "test_key") == b"$12\r\nHello Redis!\r\n"
+
+
+def test_write_one_pair(kv, redis):
+    assert _post(f"{kv.url}/write", {"key": "colour", "value": "blue"}) == (201, {"written": 1, "keys": ["colour"]})
+    assert _redis_command(redis, "GET", "colour") == b"$4\r\nblue\r\n"
+
+
+def test_write_without_payload_writes_random_pairs(kv, redis):
+    status, _, raw = http("POST", f"{kv.url}/write?count=7")
+    body = json.loads(raw)
+    assert status == 201
+    assert body["written"] == 7
+    assert len(set(body["keys"])) == 7
+    assert _redis_command(redis, "EXISTS", *body["keys"]) == b":7\r\n"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"{not json", b"[1, 2]", b'"text"', {"key": "k"}, {"key": "", "value": "v"}, {"key": "k", "value": 3}],
+)
+def test_invalid_write_gets_400(kv, payload):
+    status, body = _post(f"{kv.url}/write", payload)
+    assert status == 400
+    assert body["error"]
+
+
+@pytest.mark.parametrize("count", ["0", str(RANDOM_MAX_PAIRS + 1), "many"])
+def test_random_pairs_are_bounded(kv, count):
+    status, _, _ = http("POST", f"{kv.url}/write?count={count}")
+    assert status == 400
+
+
+def test_delete_present_absent_and_without_key(kv):
+    _post(f"{kv.url}/write", {"key": "doomed", "value": "x"})
+    assert http("DELETE", f"{kv.url}/delete?key=doomed")[0] == 200
+    status, _, raw = http("DELETE", f"{kv.url}/delete?key=doomed")
+    assert (status, json.loads(raw)["error"]) == (404, "key not found")
+    assert http("DELETE", f"{kv.url}/delete")[0] == 400
+
+
+def test_list_walks_every_key_in_bounded_pages(kv, redis):
+    for index in range(300):
+        _redis_command(redis, "SET", f"walk:{index}", str(index))
+    seen: dict[str, str] = {}
+    cursor, pages = "0", 0
+    while True:
+        status, page = get_json(f"{kv.url}/list?cursor={cursor}&count=50")
+        assert status == 200
+        assert len(page["items"]) <= 100  # COUNT is a hint: a page stays near it
+        seen.update(page["items"])
+        pages += 1
+        cursor = page["cursor"]
+        if page["complete"]:
+            break
+    assert {k: v for k, v in seen.items() if k.startswith("walk:")} == {f"walk:{i}": str(i) for i in range(300)}
+    assert pages >= 300 // 100
+
+
+@pytest.mark.parametrize("query", ["count=0", f"count={LIST_MAX_PAGE + 1}", "cursor=-1", "cursor=abc"])
+def test_list_rejects_bad_paging(kv, query):
+    assert http("GET", f"{kv.url}/list?{query}")[0] == 400
+
+
+def test_probes_and_unknown_route(kv):
+    assert get_json(f"{kv.url}/healthz") == (200, {"status": "ok"})
+    assert get_json(f"{kv.url}/readyz") == (200, {"status": "ready"})
+    status, body = get_json(f"{kv.url}/nowhere")
+    assert status == 404
+    assert body["error"]

@@ -1,0 +1,117 @@
+"""password-generator as a real uvicorn process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from password_generator.config import MAX_COUNT, MAX_LENGTH
+from password_generator.generator import DIGITS, SPECIAL_CHARACTERS
+
+from tests.harness.http import get_json, http, metric_samples
+
+GOOD = {"min_length": 16, "special_chars": 3, "digits": 4, "count": 5}
+
+
+@pytest.fixture(scope="module")
+def server(module_service):
+    return module_service("password-generator")
+
+
+def _query(params: dict) -> str:
+    return "&".join(f"{key}={value}" for key, value in params.items())
+
+
+def _assert_composition(passwords: list[str], spec: dict) -> None:
+    assert len(passwords) == spec["count"]
+    for password in passwords:
+        assert len(password) == spec["min_length"]
+        assert sum(c in SPECIAL_CHARACTERS for c in password) == spec["special_chars"]
+        assert sum(c in DIGITS for c in password) == spec["digits"]
+
+
+def test_get_with_query_parameters(server):
+    status, body = get_json(f"{server.url}/passwords?{_query(GOOD)}")
+    assert status == 200
+    _assert_composition(body["passwords"], GOOD)
+
+
+def test_post_with_json_body(server):
+    status, _, body = http(
+        "POST", f"{server.url}/passwords", json.dumps(GOOD).encode(), {"Content-Type": "application/json"}
+    )
+    assert status == 200
+    _assert_composition(json.loads(body)["passwords"], GOOD)
+
+
+def test_largest_allowed_request(server):
+    spec = {"min_length": MAX_LENGTH, "special_chars": 10, "digits": 10, "count": MAX_COUNT}
+    status, body = get_json(f"{server.url}/passwords?{_query(spec)}")
+    assert status == 200
+    _assert_composition(body["passwords"], spec)
+
+
+BAD_INPUTS = [
+    ({k: v for k, v in GOOD.items() if k != "count"}, "count", "missing"),
+    ({**GOOD, "min_length": "twelve"}, "min_length", "int_parsing"),
+    ({**GOOD, "digits": -1}, "digits", "greater_than_equal"),
+    ({**GOOD, "count": 0}, "count", "greater_than_equal"),
+    ({**GOOD, "special_chars": 10, "digits": 7}, "digits", "value_error"),
+    ({**GOOD, "min_length": MAX_LENGTH + 1}, "min_length", "less_than_equal"),
+    ({**GOOD, "count": MAX_COUNT + 1}, "count", "less_than_equal"),
+]
+
+
+@pytest.mark.parametrize(("params", "field", "error_type"), BAD_INPUTS)
+def test_bad_query_gets_422_naming_the_field(server, params, field, error_type):
+    status, body = get_json(f"{server.url}/passwords?{_query(params)}")
+    assert status == 422
+    assert [(e["loc"][-1], e["type"]) for e in body["detail"]] == [(field, error_type)]
+
+
+@pytest.mark.parametrize(("params", "field", "error_type"), BAD_INPUTS)
+def test_bad_body_gets_422_naming_the_field(server, params, field, error_type):
+    status, _, raw = http(
+        "POST", f"{server.url}/passwords", json.dumps(params).encode(), {"Content-Type": "application/json"}
+    )
+    assert status == 422
+    assert [(e["loc"][-1], e["type"]) for e in json.loads(raw)["detail"]] == [(field, error_type)]
+
+
+def test_sum_over_length_message_says_why(server):
+    _, body = get_json(f"{server.url}/passwords?{_query({**GOOD, 'special_chars': 10, 'digits': 7})}")
+    assert "special_chars + digits (10 + 7) must not exceed min_length (16)" in body["detail"][0]["msg"]
+
+
+def test_probes_and_openapi(server):
+    assert get_json(f"{server.url}/healthz") == (200, {"status": "ok"})
+    assert get_json(f"{server.url}/readyz") == (200, {"status": "ready"})
+    status, schema = get_json(f"{server.url}/openapi.json")
+    assert status == 200
+    assert {"get", "post"} <= set(schema["paths"]["/passwords"])
+    assert schema["info"]["version"] == "1.0.0"
+
+
+def test_request_id_is_echoed_or_made(server):
+    _, headers, _ = http("GET", f"{server.url}/healthz", headers={"X-Request-ID": "abc-123"})
+    assert headers["X-Request-ID"] == "abc-123"
+    _, headers, _ = http("GET", f"{server.url}/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert len(headers["X-Request-ID"]) == 32
+
+
+def test_metrics_count_known_traffic_exactly(start_service):
+    app = start_service("password-generator", POD_IP="10.1.2.3", NODE_IP="192.0.2.7")
+    identity = {("app_version", "1.0.0"), ("pod_ip", "10.1.2.3"), ("node_ip", "192.0.2.7")}
+    for _ in range(3):
+        assert get_json(f"{app.url}/passwords?{_query(GOOD)}")[0] == 200
+    assert get_json(f"{app.url}/passwords?{_query({**GOOD, 'count': 0})}")[0] == 422
+    _, _, text = http("GET", f"{app.url}/metrics")
+    text = text.decode()
+
+    assert metric_samples(text, "passwords_generated_total") == {frozenset(identity): 3 * GOOD["count"]}
+    responses = metric_samples(text, "http_responses_total")
+    route = {("route", "/passwords"), ("method", "GET")}
+    assert responses[frozenset(identity | route | {("status_class", "2xx")})] == 3
+    assert responses[frozenset(identity | route | {("status_class", "4xx")})] == 1
+    durations = metric_samples(text, "http_request_duration_seconds_count")
+    assert durations[frozenset(identity | route)] == 4
