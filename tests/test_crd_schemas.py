@@ -9,7 +9,7 @@ import sys
 import jsonschema
 import yaml
 
-from tests.harness.manifests import ROOT
+from tests.harness.ansible import ROOT
 
 CRD = {
     "apiVersion": "apiextensions.k8s.io/v1",

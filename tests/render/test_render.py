@@ -16,13 +16,10 @@ import pytest
 import yaml
 
 from tests.harness.ansible import run_playbook
-from tests.harness.manifests import (
-    describe,
-    load_manifests,
-    removed_api_errors,
-    run_checkov,
-    schema_errors,
-)
+from tests.harness.checkov import run_checkov
+from tests.harness.kube_schemas import schema_errors
+from tests.harness.manifests import load_manifests, removed_api_errors
+from tests.harness.policies import check_objects, describe
 
 INVENTORIES = ["local", "aws/prod", "gcp/prod"]
 
@@ -57,8 +54,14 @@ def test_no_removed_api_versions(rendered):
 
 def test_checkov_finds_nothing_outside_the_skip_list(rendered):
     _, directory, _ = rendered
-    failed = run_checkov(directory)
-    assert not failed, "\n".join(failed)
+    result = run_checkov(directory)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_workloads_meet_the_ha_and_security_policies(rendered):
+    _, _, objects = rendered
+    problems = check_objects([obj for _, obj in objects])
+    assert not problems, "\n".join(problems)
 
 
 def test_one_file_per_object_with_a_stable_name(rendered):
@@ -137,7 +140,7 @@ def test_schema_check_rejects_a_broken_custom_resource(local_objects):
 def test_removed_api_version_is_reported():
     ingress = {"apiVersion": "extensions/v1beta1", "kind": "Ingress", "metadata": {"name": "old"}}
     assert removed_api_errors(ingress) == [
-        "extensions/v1beta1/Ingress -/old: extensions/v1beta1 is no longer served since Kubernetes 1.22"
+        "Ingress -/old: extensions/v1beta1 is no longer served since Kubernetes 1.22"
     ]
 
 
@@ -149,5 +152,6 @@ def test_checkov_reports_an_insecure_pod(tmp_path):
         "spec": {"containers": [{"name": "c", "image": "busybox:1.36", "securityContext": {"privileged": True}}]},
     }
     (tmp_path / "pod.yaml").write_text(yaml.safe_dump(pod))
-    failed = run_checkov(tmp_path)
-    assert any(line.startswith("CKV_K8S_16 ") for line in failed), failed  # privileged container
+    result = run_checkov(tmp_path)
+    assert result.returncode == 1
+    assert "CKV_K8S_16" in result.stdout, result.stdout  # privileged container
