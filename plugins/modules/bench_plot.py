@@ -10,7 +10,7 @@ short_description: PNG of p50/p99 latency and transactions per second over a ben
 version_added: "0.1.0"
 description:
   - Draws the per-second series returned by M(sre.platform.pg_bench) (RV(sre.platform.pg_bench#module:timeseries))
-    as a PNG with two panels sharing the time axis, latency (p50 and p99, ms) above and completed
+    as a PNG with two panels sharing the time axis, latency (p50 and p99, ms, log scale) above and completed
     transactions per second below, optionally with the latency objective as a dashed line.
   - Rendered with matplotlib's Agg backend, so it needs no display.
 options:
@@ -104,13 +104,14 @@ def render(timeseries: list[dict], title: str, latency_target_ms: float | None) 
     latency.plot(seconds, [p["latency_p50_ms"] for p in timeseries], label="p50", color="tab:blue")
     if latency_target_ms is not None:
         latency.axhline(latency_target_ms, linestyle="--", color="grey", label=f"objective {latency_target_ms:g} ms")
-    latency.set_ylabel("latency (ms)")
-    latency.set_ylim(bottom=0)
+    # Log scale: p50, p99 and the objective are often orders of magnitude apart.
+    latency.set_yscale("log")
+    latency.set_ylabel("latency (ms, log scale)")
     latency.legend(loc="upper right")
     latency.grid(alpha=0.3)
     latency.set_title(title)
     throughput.plot(seconds, [p["transactions"] for p in timeseries], color="tab:green")
-    throughput.set_ylabel("transactions/s")
+    throughput.set_ylabel("completed transactions/s")
     throughput.set_xlabel("seconds since the start of the measured window")
     throughput.set_ylim(bottom=0)
     throughput.grid(alpha=0.3)
