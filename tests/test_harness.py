@@ -59,3 +59,16 @@ def test_alertmanager_is_ready(alertmanager_server):
     with urllib.request.urlopen(f"{alertmanager_server.url}/api/v2/status", timeout=5) as response:
         status = json.load(response)
     assert status["cluster"]["status"] in {"disabled", "ready", "settling"}
+
+
+def test_postgres_restarts_on_the_same_port_with_its_data(server_factory):
+    server = server_factory(PostgresServer())
+    server.psql("CREATE TABLE kept (n int); INSERT INTO kept VALUES (7)")
+    pid, port = server.pid, server.port
+    server.shutdown("fast")
+    assert not _pid_alive(pid)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    server.start()
+    assert server.port == port and server.pid != pid
+    assert server.psql("SELECT n FROM kept") == "7"

@@ -12,7 +12,8 @@ Interface used by the modules (keep it stable):
 - ``connection_kwargs(params)``: keyword arguments for ``psycopg2.connect``;
 - ``libpq_env(params)``: ``PG*`` environment variables for libpq tools (pgbench, psql);
 - ``describe_target(params)``: ``user@host:port/db`` for messages (never the password);
-- ``open_connection(params)``: a connection, or ``PostgresConnectionError`` saying what failed and why;
+- ``open_connection(params, libpq_options=None)``: a connection, or ``PostgresConnectionError`` saying what
+  failed and why; ``libpq_options`` adds or overrides libpq keywords (``target_session_attrs``, keepalives...);
 - ``connect(module)``: the same for a module; fails the module with a clear message.
 """
 
@@ -111,13 +112,13 @@ def _reason(error_text: str) -> str:
     return "the server refused the connection"
 
 
-def open_connection(params: dict, autocommit: bool = False):
+def open_connection(params: dict, autocommit: bool = False, libpq_options: dict | None = None):
     """Open a psycopg2 connection or raise PostgresConnectionError saying what failed and why."""
     if not HAS_PSYCOPG2:
         raise PostgresConnectionError(f"psycopg2 is not installed: {PSYCOPG2_IMPORT_ERROR}")
     password = params.get("login_password") or ""
     try:
-        conn = psycopg2.connect(**connection_kwargs(params))
+        conn = psycopg2.connect(**{**connection_kwargs(params), **(libpq_options or {})})
     except psycopg2.Error as exc:
         detail = str(exc).strip()
         if password:

@@ -254,6 +254,23 @@ class PostgresServer(ManagedServer):
             raise RuntimeError(f"{exc}\n{self.log_tail()}") from exc
         return self
 
+    # pg_ctl's shutdown modes are signals to the postmaster.
+    SHUTDOWN_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}
+
+    def shutdown(self, mode: str = "fast", timeout: float = 30.0) -> None:
+        """Stop the postmaster by PID in a pg_ctl shutdown mode, keeping the data: ``start()`` brings it back.
+
+        ``stop()`` (smart) waits for clients to disconnect; ``fast`` ends their sessions as a crash of the
+        primary would look to a client, and ``immediate`` skips the shutdown checkpoint (crash recovery next).
+        """
+        assert self.proc is not None, "postgres is not running"
+        self.proc.send_signal(self.SHUTDOWN_SIGNALS[mode])
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise RuntimeError(f"postgres did not stop within {timeout} s ({mode})\n{self.log_tail()}") from exc
+        self.proc = None
+
     def _wait_accepting(self, timeout: float) -> None:
         """The port opens before recovery ends: wait for pg_isready."""
         deadline = time.monotonic() + timeout

@@ -70,3 +70,15 @@ def test_unreachable_server_says_nothing_listens():
     params = {"login_host": "127.0.0.1", "login_port": free_port(), "login_user": "postgres", "login_db": "postgres"}
     with pytest.raises(PostgresConnectionError, match="nothing accepts connections"):
         open_connection(params)
+
+
+def test_libpq_options_add_to_the_connection_options(postgres_server):
+    options = {"application_name": "sre.platform.test", "target_session_attrs": "read-write"}
+    conn = open_connection(postgres_server.conninfo, libpq_options=options)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT current_setting('application_name')")
+            assert cur.fetchone() == ("sre.platform.test",)
+        assert conn.get_dsn_parameters()["target_session_attrs"] == "read-write"
+    finally:
+        conn.close()
