@@ -1,0 +1,17 @@
+terraform {
+  required_version = ">= 1.9.0"
+
+  required_providers {
+    azurerm = {
+      source  = "hashicorp/azurerm"
+      version = "~> 4.45"
+    }
+  }
+
+  # State in an Azure Storage blob (leases lock it); the account and
+  # container come from backend.hcl: terraform init -backend-config=backend.hcl
+  backend "azurerm" {
+    key              = "sre-platform/azure/dev.tfstate"
+    use_azuread_auth = true
+  }
+}

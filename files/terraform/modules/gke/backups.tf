@@ -1,0 +1,56 @@
+# Bucket for the CloudNativePG backups: multi-region, versioned, CMEK,
+# uniform access, public access prevented, writable by the database's
+# Kubernetes service account alone through Workload Identity.
+
+resource "google_storage_bucket" "backups" {
+  name                        = var.backup_bucket_name
+  project                     = var.project_id
+  location                    = var.backup_location
+  storage_class               = "STANDARD"
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  labels                      = var.labels
+
+  versioning {
+    enabled = true
+  }
+
+  encryption {
+    default_kms_key_name = google_kms_crypto_key.keys["backups"].id
+  }
+
+  # Barman Cloud expires base backups by its own retention policy; the bucket
+  # only cleans up the versions that leaves behind.
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = var.backup_retention_days
+      with_state                 = "ARCHIVED"
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  depends_on = [google_kms_crypto_key_iam_member.gcs_uses_backups_key]
+}
+
+resource "google_service_account" "backups" {
+  project      = var.project_id
+  account_id   = "${var.name}-pg-backups"
+  display_name = "${var.name} PostgreSQL backups"
+}
+
+resource "google_storage_bucket_iam_member" "backups_writer" {
+  bucket = google_storage_bucket.backups.name
+  role   = "roles/storage.objectUser"
+  member = google_service_account.backups.member
+}
+
+# The workload pool exists once the cluster does.
+resource "google_service_account_iam_member" "backups_workload_identity" {
+  service_account_id = google_service_account.backups.name
+  role               = "roles/iam.workloadIdentityUser"
+  member             = "serviceAccount:${var.project_id}.svc.id.goog[${var.backup_namespace}/${var.backup_service_account}]"
+
+  depends_on = [module.gke]
+}
