@@ -57,6 +57,8 @@ def post_worker_init(worker) -> None:
     from service_common.wsgi import readiness_of
 
     readiness = readiness_of(worker.wsgi)
+    if readiness is None:
+        return  # an application without probes (the benchmark baseline): gunicorn's own SIGTERM handling
     handler = graceful(worker.handle_exit, readiness, _settings.shutdown_delay, later=gevent.spawn_later)
     signal.signal(signal.SIGTERM, handler)
 

@@ -106,7 +106,7 @@ class ObservabilityMiddleware:
             elapsed = time.perf_counter() - start
             route = _route_template(scope)
             self.metrics.observe(route, scope["method"], status, elapsed)
-            if self.access_log:
+            if self.access_log or status >= 500:
                 log_request(scope["method"], route, scope["path"], status, elapsed)
             request_id_var.reset(token)
 

@@ -83,7 +83,8 @@ def configure_logging(service: str, level: str) -> None:
 
 
 def log_request(method: str, route: str, path: str, status: int, duration: float) -> None:
-    access_logger.info(
+    access_logger.log(
+        logging.WARNING if status >= 500 else logging.INFO,
         "%s %s %s",
         method,
         path,

@@ -138,7 +138,7 @@ def install_observability(
         elapsed = time.perf_counter() - g.request_started
         route = request.url_rule.rule if request.url_rule else UNMATCHED_ROUTE
         metrics.observe(route, request.method, response.status_code, elapsed)
-        if access_log:
+        if access_log or response.status_code >= 500:
             log_request(request.method, route, request.path, response.status_code, elapsed)
         return response
 
@@ -151,5 +151,6 @@ def install_observability(
     return metrics
 
 
-def readiness_of(app: Flask) -> Readiness:
-    return app.extensions[EXTENSION]["readiness"]
+def readiness_of(app: Flask) -> Readiness | None:
+    """The readiness state ``install_observability`` attached to ``app``, if any."""
+    return app.extensions.get(EXTENSION, {}).get("readiness")

@@ -29,7 +29,7 @@ def test_defaults_and_parsing(monkeypatch):
     for name in ("PORT", "HOST", "ACCESS_LOG", "POD_IP", "NODE_IP"):
         monkeypatch.delenv(name, raising=False)
     settings = server_settings_from_env()
-    assert (settings.host, settings.port, settings.access_log) == ("0.0.0.0", 8080, True)  # noqa: S104
+    assert (settings.host, settings.port, settings.access_log) == ("0.0.0.0", 8080, False)  # noqa: S104
     monkeypatch.setenv("FLAG", "off")
     monkeypatch.setenv("NUMBER", "12")
     assert env_bool("FLAG", True) is False

@@ -13,13 +13,27 @@ LETTERS = string.ascii_letters
 _random = secrets.SystemRandom()
 
 
+def _draw(alphabet: str, count: int) -> list[str]:
+    """``count`` characters drawn uniformly from ``alphabet`` with one CSPRNG read.
+
+    Bytes at or above the largest multiple of the alphabet size are dropped,
+    so the modulo introduces no bias.
+    """
+    size = len(alphabet)
+    limit = 256 - 256 % size
+    drawn: list[str] = []
+    while len(drawn) < count:
+        batch = secrets.token_bytes(2 * (count - len(drawn)) + 8)
+        drawn.extend(alphabet[byte % size] for byte in batch if byte < limit)
+    return drawn[:count]
+
+
 def generate_password(length: int, special_chars: int, digits: int) -> str:
     """One password of ``length`` characters; callers have validated the counts."""
-    letters = length - special_chars - digits
     characters = (
-        [secrets.choice(SPECIAL_CHARACTERS) for _ in range(special_chars)]
-        + [secrets.choice(DIGITS) for _ in range(digits)]
-        + [secrets.choice(LETTERS) for _ in range(letters)]
+        _draw(SPECIAL_CHARACTERS, special_chars)
+        + _draw(DIGITS, digits)
+        + _draw(LETTERS, length - special_chars - digits)
     )
     # Without the shuffle every password would start with its special characters.
     _random.shuffle(characters)

@@ -52,7 +52,7 @@ def test_without_salt_hashes_with_empty_salt_and_warns_once(start_service):
 
 
 def test_access_log_is_json_with_request_id(start_service):
-    server = start_service("user-hasher", USER_SALT="s")
+    server = start_service("user-hasher", USER_SALT="s", ACCESS_LOG="true")
     http("GET", f"{server.url}/user_hash?user_id=u1", headers={"X-Request-ID": "trace-42"})
     server.stop()
     access = [e for e in _log_entries(server) if e["logger"] == "access" and e["path"] == "/user_hash"]
@@ -67,6 +67,11 @@ def test_access_log_is_json_with_request_id(start_service):
         }
     ]
     assert access[0]["duration_ms"] > 0
+
+
+def test_no_access_log_by_default(server):
+    http("GET", f"{server.url}/user_hash?user_id=quiet")
+    assert not [e for e in _log_entries(server) if e["logger"] == "access"]
 
 
 def test_metrics_count_known_traffic_exactly(start_service):
@@ -93,6 +98,6 @@ def test_metrics_count_known_traffic_exactly(start_service):
 
 
 def test_api_conforms_to_its_schema(start_service):
-    server = start_service("user-hasher", USER_SALT="s", ACCESS_LOG="false")
+    server = start_service("user-hasher", USER_SALT="s")
     checked = check_operations(f"{server.url}/openapi.json", max_examples=60)
     assert "GET /user_hash" in checked

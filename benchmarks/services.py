@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Throughput and latency of the three services, each beside a bare baseline.
+
+Every server runs on 127.0.0.1 as it runs in its image; wrk loads one at a
+time (default: 2 threads, 32 connections, 10 s) and each measurement is
+repeated ``--runs`` times, the targets taking turns so that noise from other
+work on the machine spreads over all of them. Reported: median requests/s,
+median p50 and p99 latency, and the ratio of each service's rps to its
+baseline's (FastAPI constant endpoint; Flask with one Redis SET+GET).
+
+    .venv/bin/python benchmarks/services.py                 # full run, ~3 min
+    .venv/bin/python benchmarks/services.py --duration 3 --runs 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ROOT / "services"
+CODE_DIRS = [SERVICES / name for name in ("common", "password-generator", "user-hasher", "kv-store")]
+sys.path.insert(0, str(ROOT))
+
+from tests.harness.apps import AppServer  # noqa: E402
+from tests.harness.servers import RedisServer, find_binary  # noqa: E402
+
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", str(SERVICES / "kv-store" / "gunicorn.conf.py")]
+LATENCY_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+# Targets on this 2-core machine: (minimum ratio to baseline, minimum rps, maximum p99 ms).
+GOALS = {
+    "password-generator": (0.70, None, None),
+    "user-hasher": (0.70, None, None),
+    "kv-store": (0.90, 2000, 50.0),
+}
+
+
+@dataclass
+class Target:
+    name: str
+    argv: list[str]
+    path: str
+    baseline: str | None = None
+    health: str = "/healthz"
+
+
+def targets() -> list[Target]:
+    python = sys.executable
+    return [
+        Target("baseline-fastapi", [python, str(ROOT / "benchmarks/baselines/fastapi_constant.py")], "/", health="/"),
+        Target(
+            "password-generator",
+            [python, "-m", "password_generator"],
+            "/passwords?min_length=16&special_chars=2&digits=2&count=1",
+            "baseline-fastapi",
+        ),
+        Target("user-hasher", [python, "-m", "user_hasher"], "/user_hash?user_id=TESTUSERID", "baseline-fastapi"),
+        Target("baseline-flask", [*GUNICORN, "benchmarks.baselines.flask_redis:app"], "/", health="/"),
+        Target("kv-store", [*GUNICORN, "kv_store:create_app()"], "/", "baseline-flask"),
+    ]
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    """Requests/s and the p50/p99 latencies (ms) from ``wrk --latency`` output."""
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    latencies = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", output, re.MULTILINE))
+    if not rps or set(latencies) != {"50", "99"}:
+        raise RuntimeError(f"could not read wrk output:\n{output}")
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    return {
+        "rps": float(rps.group(1)),
+        "p50_ms": _to_ms(latencies["50"]),
+        "p99_ms": _to_ms(latencies["99"]),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+def _to_ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(\w+)", value).groups()
+    return float(number) * LATENCY_UNITS[unit]
+
+
+def run_wrk(url: str, threads: int, connections: int, duration: int) -> dict[str, float]:
+    wrk = find_binary("wrk", "wrk")
+    argv = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", url]
+    result = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=duration + 60)
+    return parse_wrk(result.stdout)
+
+
+def start_servers(redis_url: str) -> dict[str, AppServer]:
+    env = {
+        "PYTHONPATH": os.pathsep.join(str(p) for p in [ROOT, *CODE_DIRS]),
+        "REDIS_URL": redis_url,
+        "USER_SALT": "TESTSALT",
+    }
+    servers = {}
+    for target in targets():
+        servers[target.name] = AppServer(target.name, target.argv, env=env, health_path=target.health).start()
+    return servers
+
+
+def summarise(runs: dict[str, list[dict]]) -> dict[str, dict]:
+    summary = {}
+    for target in targets():
+        measured = runs[target.name]
+        summary[target.name] = {
+            "rps": statistics.median(r["rps"] for r in measured),
+            "p50_ms": statistics.median(r["p50_ms"] for r in measured),
+            "p99_ms": statistics.median(r["p99_ms"] for r in measured),
+            "non_2xx": sum(r["non_2xx"] for r in measured),
+            "baseline": target.baseline,
+            "runs": measured,
+        }
+    for name, entry in summary.items():
+        if entry["baseline"]:
+            entry["ratio_to_baseline"] = entry["rps"] / summary[entry["baseline"]]["rps"]
+            entry["meets_target"] = _meets(name, entry)
+    return summary
+
+
+def _meets(name: str, entry: dict) -> bool:
+    min_ratio, min_rps, max_p99 = GOALS[name]
+    return (
+        entry["ratio_to_baseline"] >= min_ratio
+        and (min_rps is None or entry["rps"] >= min_rps)
+        and (max_p99 is None or entry["p99_ms"] < max_p99)
+        and entry["non_2xx"] == 0
+    )
+
+
+def print_table(summary: dict[str, dict]) -> None:
+    print(f"{'target':<20} {'rps':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs baseline':>12} {'target met':>11}")
+    for name, entry in summary.items():
+        ratio = f"{entry['ratio_to_baseline']:.0%}" if "ratio_to_baseline" in entry else "-"
+        met = {True: "yes", False: "NO"}.get(entry.get("meets_target"), "-")
+        print(f"{name:<20} {entry['rps']:>9.0f} {entry['p50_ms']:>8.2f} {entry['p99_ms']:>8.2f} {ratio:>12} {met:>11}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds of load per run (default 10)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per target; the median is reported (default 3)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/services.json")
+    args = parser.parse_args()
+
+    redis = RedisServer().start()
+    servers: dict[str, AppServer] = {}
+    try:
+        servers = start_servers(redis.url)
+        for target in targets():  # warm up: first requests open pools and fill caches
+            run_wrk(servers[target.name].url + target.path, args.threads, args.connections, 1)
+        runs: dict[str, list[dict]] = {target.name: [] for target in targets()}
+        for run in range(args.runs):
+            for target in targets():
+                result = run_wrk(servers[target.name].url + target.path, args.threads, args.connections, args.duration)
+                runs[target.name].append(result)
+                print(f"run {run + 1}/{args.runs} {target.name}: {result['rps']:.0f} rps", file=sys.stderr)
+    finally:
+        for server in servers.values():
+            server.cleanup()
+        redis.cleanup()
+
+    summary = summarise(runs)
+    print_table(summary)
+    report = {
+        "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cpus": os.cpu_count(),
+        "wrk": {"threads": args.threads, "connections": args.connections, "duration_s": args.duration},
+        "runs": args.runs,
+        "results": summary,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written: {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
