@@ -217,21 +217,18 @@ def _burn_alert(service: str, slo: dict, burn: BurnWindow) -> dict:
 
 
 def slo_rule_groups(spec: dict) -> list[dict]:
-    """Recording and burn-rate alert groups for the ratio objectives of one SLO spec."""
+    """The rule group for the ratio objectives of one SLO spec: recording rules, then burn-rate alerts.
+
+    One group, because rules of a group run in order at each evaluation: the alerts always
+    read the error ratios recorded at the same instant (separate groups run in any order).
+    """
     service = spec["service"]
     ratio_slos = [slo for slo in spec["slos"] if slo["kind"] == "ratio"]
     if not ratio_slos:
         return []
-    return [
-        {
-            "name": f"slo-{service}-recording",
-            "rules": [r for slo in ratio_slos for r in _recording_rules(service, slo)],
-        },
-        {
-            "name": f"slo-{service}-burn-rate",
-            "rules": [_burn_alert(service, slo, burn) for slo in ratio_slos for burn in BURN_WINDOWS],
-        },
-    ]
+    recording = [rule for slo in ratio_slos for rule in _recording_rules(service, slo)]
+    alerts = [_burn_alert(service, slo, burn) for slo in ratio_slos for burn in BURN_WINDOWS]
+    return [{"name": f"slo-{service}", "rules": recording + alerts}]
 
 
 def build_rule_files(rules_dir, slos_dir) -> dict[str, dict]:

@@ -208,18 +208,21 @@ def test_burn_rate_thresholds_are_computed_from_the_objective():
             ],
         }
     )
-    recording, alerts = alert_rules.slo_rule_groups(spec)
-    exprs = {rule["labels"]["long_window"]: rule["expr"] for rule in alerts["rules"]}
+    (group,) = alert_rules.slo_rule_groups(spec)
+    alerts = [rule for rule in group["rules"] if "alert" in rule]
+    recording = [rule for rule in group["rules"] if "record" in rule]
+    assert group["rules"] == recording + alerts, "alerts come after the ratios they read"
+    exprs = {rule["labels"]["long_window"]: rule["expr"] for rule in alerts}
     assert set(exprs) == {"1h", "6h", "1d", "3d"}, "threshold objectives get no burn-rate alerts"
     assert "> (14.4 * 0.005)" in exprs["1h"] and "ratio_rate5m" in exprs["1h"]
     assert "> (6 * 0.005)" in exprs["6h"] and "ratio_rate30m" in exprs["6h"]
     assert "> (3 * 0.005)" in exprs["1d"] and "ratio_rate2h" in exprs["1d"]
     assert "> (1 * 0.005)" in exprs["3d"] and "ratio_rate6h" in exprs["3d"]
-    records = {rule["record"]: rule["expr"] for rule in recording["rules"]}
+    records = {rule["record"]: rule["expr"] for rule in recording}
     assert "sum(rate(e[28d]))" in records["slo:sli_error:ratio_rate28d"]
     assert records["slo:objective:ratio"] == "vector(0.995)"
     assert records["slo:error_budget:ratio"] == "vector(0.005)"
-    routing = {rule["labels"]["long_window"]: rule["labels"]["routing"] for rule in alerts["rules"]}
+    routing = {rule["labels"]["long_window"]: rule["labels"]["routing"] for rule in alerts}
     assert routing == {"1h": "page", "6h": "page", "1d": "ticket", "3d": "ticket"}
 
 
