@@ -47,6 +47,7 @@ control_socket_disable = True
 
 def on_starting(server) -> None:
     configure_logging("kv-store", _settings.log_level)
+    os.makedirs(_metrics_dir, exist_ok=True)
     # Files left by a previous run would be added to this run's counters.
     for stale in glob.glob(os.path.join(_metrics_dir, "*.db")):
         os.remove(stale)
