@@ -47,10 +47,12 @@ class SeedError(Exception):
 
 
 def explain(step: str, exc: Exception) -> str:
-    """``step failed: reason. Server said: ...`` for database errors; plain for others."""
-    code = getattr(exc, "pgcode", None) or ""
-    hint = _SQLSTATE_HINTS.get(code) or _SQLSTATE_HINTS.get(code[:2], "")
-    detail = str(exc).strip() or exc.__class__.__name__
+    """``step failed: reason. Server said: ...`` for database errors; the exception for others."""
+    code = getattr(exc, "pgcode", None)
+    detail = str(exc).strip()
+    if not code and not detail.startswith(("server closed", "could not", "connection")):
+        return f"{step} failed: {exc.__class__.__name__}: {detail}"
+    hint = _SQLSTATE_HINTS.get(code or "") or _SQLSTATE_HINTS.get((code or "")[:2], "")
     sqlstate = f" (SQLSTATE {code})" if code else ""
     return f"{step} failed: {hint + '. ' if hint else ''}Server said: {detail}{sqlstate}"
 

@@ -64,7 +64,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Reports the action (create, resume, rebuild, drop or none) and its reason without writing.
+    description: Reports the operation (create, resume, rebuild, drop or none) and its reason without writing.
 notes:
   - Progress is written to the module log (syslog or journal) and returned in RV(progress).
   - The login role needs C(CREATE) on the database.
@@ -105,14 +105,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-action:
+operation:
   description: What the run did (or, in check mode, would do).
   type: str
   returned: always
   choices: [none, create, resume, rebuild, drop]
   sample: create
 reason:
-  description: Why that action was needed.
+  description: Why that operation was needed.
   type: str
   returned: always
   sample: "the manifest holds seed 41, 1000000 rows; asked for seed 42, 1000000 rows"
@@ -230,7 +230,7 @@ def _checksum_mismatch(conn, state, schema: str) -> str | None:
 
 
 def decide_present(conn, state, plan, verify: bool) -> tuple[str, str]:
-    """(action, reason) for state=present, from what the database holds."""
+    """(operation, reason) for state=present, from what the database holds."""
     if state.run is None:
         return "create", f"schema {plan.schema} holds no seeded data"
     run = state.run
@@ -261,7 +261,7 @@ def decide(module: AnsibleModule, conn, state, plan) -> tuple[str, str]:
 
 
 def summary(tables: dict[str, dict]) -> dict:
-    return {"tables": tables, "total_rows": sum(table["rows"] for table in tables.values())}
+    return {"tables": tables, "total_rows": sum(table["rows"] or 0 for table in tables.values())}
 
 
 def manifest_tables(state) -> dict[str, dict]:
@@ -269,7 +269,7 @@ def manifest_tables(state) -> dict[str, dict]:
 
 
 def apply(module: AnsibleModule, conn, plan, action: str, progress: list[str]) -> dict:
-    """Carry out the action; return the result fields it produced."""
+    """Carry out the operation; return the result fields it produced."""
 
     def log(message: str) -> None:
         progress.append(message)
@@ -309,7 +309,7 @@ def main() -> None:
             )
         state = seed_load.read_state(conn, plan.schema)
         action, reason = decide(module, conn, state, plan)
-        result.update(action=action, reason=reason, changed=action != "none", **summary(manifest_tables(state)))
+        result.update(operation=action, reason=reason, changed=action != "none", **summary(manifest_tables(state)))
         if action != "none" and not module.check_mode:
             result.update(apply(module, conn, plan, action, progress))
     except seed_load.SeedError as exc:

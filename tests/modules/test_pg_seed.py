@@ -1,0 +1,180 @@
+"""sre.platform.pg_seed through Ansible, against a real PostgreSQL started by the harness."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+
+import pytest
+from ansible_collections.sre.platform.plugins.module_utils import seed_schema
+
+from tests.harness.ansible import kill_tree, run_module, start_module
+from tests.harness.servers import PostgresServer, free_port
+
+ROWS = 20_000
+_databases = itertools.count()
+
+
+@pytest.fixture
+def database(postgres_server: PostgresServer) -> str:
+    return postgres_server.createdb(f"seed_{next(_databases)}")
+
+
+def seed(server: PostgresServer, db: str, check: bool = False, **options) -> dict:
+    args = {**server.conninfo, "login_db": db, "rows": ROWS, "seed": 42, "jobs": 2, **options}
+    return run_module("sre.platform.pg_seed", args, check=check)
+
+
+def counts(server: PostgresServer, db: str) -> dict[str, int]:
+    # Table names come from the schema definition, not from input.
+    sql = "SELECT count(*) FROM shop.{}"
+    return {name: int(server.psql(sql.format(name), db)) for name in seed_schema.TABLE_NAMES}
+
+
+def orphans(server: PostgresServer, db: str) -> dict[str, int]:
+    """Rows whose foreign key points at no parent row, per foreign key."""
+    found = {}
+    for table in seed_schema.TABLES:
+        for column, parent in table.foreign_keys:
+            sql = "SELECT count(*) FROM shop.{} c LEFT JOIN shop.{} p ON p.id = c.{} WHERE p.id IS NULL"
+            found[f"{table.name}.{column}"] = int(server.psql(sql.format(table.name, parent, column), db))
+    return found
+
+
+def test_row_counts_sum_exactly_to_the_rows_asked_for():
+    for total in (seed_schema.MIN_ROWS, 12_345, 1_000_000):
+        counts = seed_schema.row_counts(total)
+        assert sum(counts.values()) == total
+        assert min(counts.values()) >= 1
+        assert counts["inventory"] <= counts["products"] * counts["warehouses"]
+
+
+def test_seed_loads_related_tables_whose_keys_hold_and_a_rerun_changes_nothing(postgres_server, database):
+    result = seed(postgres_server, database)
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["changed"] is True and result["operation"] == "create"
+    assert result["total_rows"] == result["rows_loaded"] == ROWS
+    assert counts(postgres_server, database) == {name: table["rows"] for name, table in result["tables"].items()}
+
+    data_tables = postgres_server.psql(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'shop' AND tablename NOT LIKE 'seed%'", database
+    )
+    assert int(data_tables) >= 10
+    foreign_keys = postgres_server.psql(
+        "SELECT count(*), count(*) FILTER (WHERE convalidated) FROM pg_constraint "
+        "WHERE contype = 'f' AND conrelid::regclass::text NOT LIKE 'shop.seed%'",
+        database,
+    )
+    expected = sum(len(table.foreign_keys) for table in seed_schema.TABLES)
+    assert foreign_keys == f"{expected}|{expected}"
+    assert set(orphans(postgres_server, database).values()) == {0}
+    # The checksum recorded while loading is the one SQL recomputes from the stored rows.
+    for name, table in result["tables"].items():
+        assert postgres_server.psql(f"SELECT shop.seed_checksum('shop.{name}')", database) == table["checksum"]
+    assert any("loaded orders" in line for line in result["progress"])
+
+    again = seed(postgres_server, database, verify=True)
+    assert again["changed"] is False and again["operation"] == "none", again
+    assert again["rows_loaded"] == 0
+    assert again["tables"] == result["tables"]
+
+
+def test_same_seed_gives_the_same_checksums_whatever_the_jobs_and_another_seed_rebuilds(postgres_server, database):
+    first = seed(postgres_server, database, jobs=2)
+    other_database = postgres_server.createdb(f"seed_{next(_databases)}")
+    second = seed(postgres_server, other_database, jobs=1)
+    assert second["tables"] == first["tables"]
+
+    reseeded = seed(postgres_server, other_database, seed=7)
+    assert reseeded["changed"] is True and reseeded["operation"] == "rebuild"
+    assert "seed 42" in reseeded["reason"] and "seed 7" in reseeded["reason"]
+    assert reseeded["tables"]["customers"]["checksum"] != first["tables"]["customers"]["checksum"]
+    assert reseeded["total_rows"] == ROWS
+
+
+def test_check_mode_reports_the_action_and_writes_nothing(postgres_server, database):
+    planned = seed(postgres_server, database, check=True)
+    assert planned["changed"] is True and planned["operation"] == "create"
+    assert postgres_server.psql("SELECT count(*) FROM pg_namespace WHERE nspname = 'shop'", database) == "0"
+
+    seed(postgres_server, database)
+    before = postgres_server.psql("SELECT checksum FROM shop.seed_manifest ORDER BY table_name", database)
+    planned = seed(postgres_server, database, check=True, rows=ROWS * 2)
+    assert planned["changed"] is True and planned["operation"] == "rebuild"
+    assert postgres_server.psql("SELECT checksum FROM shop.seed_manifest ORDER BY table_name", database) == before
+
+
+def test_a_run_killed_while_loading_is_completed_with_exact_counts(postgres_server, database):
+    rows = 300_000
+    args = {**postgres_server.conninfo, "login_db": database, "rows": rows, "seed": 3, "jobs": 1}
+    proc = start_module("sre.platform.pg_seed", args)
+    chunks = "SELECT count(*) FROM shop.seed_chunks"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if int(postgres_server.psql(chunks, database)) >= 2:
+                break
+        except RuntimeError:
+            pass  # the schema is not there yet
+        time.sleep(0.05)
+    kill_tree(proc)
+    assert postgres_server.psql("SELECT status FROM shop.seed_run", database) == "loading"
+    loaded_before = int(postgres_server.psql(chunks, database))
+    assert 0 < loaded_before < len(seed_schema.chunks(seed_schema.row_counts(rows)))
+
+    resumed = run_module("sre.platform.pg_seed", args)
+    assert resumed.get("failed") is not True, resumed.get("msg")
+    assert resumed["changed"] is True and resumed["operation"] == "resume"
+    assert resumed["rows_loaded"] < rows
+    assert counts(postgres_server, database) == seed_schema.row_counts(rows)
+    assert set(orphans(postgres_server, database).values()) == {0}
+    # Primary keys were built after the load: their existence proves there are no duplicate ids.
+    primary_keys = "SELECT count(*) FROM pg_constraint WHERE contype = 'p' AND connamespace = 'shop'::regnamespace"
+    assert int(postgres_server.psql(primary_keys, database)) == len(seed_schema.TABLES) + 3
+
+
+def test_verify_detects_a_changed_row_and_absent_drops_the_schema(postgres_server, database):
+    seed(postgres_server, database)
+    postgres_server.psql("UPDATE shop.customers SET first_name = 'Mallory' WHERE id = 1", database)
+    assert seed(postgres_server, database)["changed"] is False, "without verify only counts are compared"
+    verified = seed(postgres_server, database, check=True, verify=True)
+    assert verified["changed"] is True and "checksum of shop.customers" in verified["reason"]
+
+    dropped = seed(postgres_server, database, state="absent")
+    assert dropped["changed"] is True and dropped["operation"] == "drop"
+    assert postgres_server.psql("SELECT count(*) FROM pg_namespace WHERE nspname = 'shop'", database) == "0"
+    assert seed(postgres_server, database, state="absent")["changed"] is False
+
+
+def test_refuses_to_replace_a_schema_it_did_not_create(postgres_server, database):
+    postgres_server.psql("CREATE SCHEMA shop; CREATE TABLE shop.precious (id int)", database)
+    result = seed(postgres_server, database)
+    assert result["failed"] is True
+    assert "not created by sre.platform.pg_seed" in result["msg"]
+    assert postgres_server.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'precious'", database) == "1"
+
+
+def test_bad_password_fails_clearly_without_showing_the_password(postgres_server, database):
+    result = seed(postgres_server, database, login_password="s3cret-not-the-password")
+    assert result["failed"] is True
+    assert "authentication failed" in result["msg"]
+    assert "s3cret-not-the-password" not in json.dumps(result)
+
+
+def test_unreachable_server_fails_clearly():
+    args = {"login_host": "127.0.0.1", "login_port": free_port(), "login_password": "x", "rows": ROWS}
+    result = run_module("sre.platform.pg_seed", args)
+    assert result["failed"] is True
+    assert "nothing accepts connections" in result["msg"]
+
+
+def test_missing_privilege_fails_clearly(postgres_server, database):
+    postgres_server.psql(
+        "DROP ROLE IF EXISTS seed_reader; CREATE ROLE seed_reader LOGIN PASSWORD 'reader-pw'; "
+        f"REVOKE CREATE ON DATABASE {database} FROM PUBLIC",
+        database,
+    )
+    result = seed(postgres_server, database, login_user="seed_reader", login_password="reader-pw")
+    assert result["failed"] is True
+    assert "lacks a privilege" in result["msg"] and "permission denied" in result["msg"]
