@@ -1,0 +1,130 @@
+"""sre.platform.pg_write_probe through Ansible against a real PostgreSQL that the tests stop and restart."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+import pytest
+
+from tests.harness.ansible import run_module
+from tests.harness.servers import PostgresServer, free_port
+
+OUTAGE_SECONDS = 3.0
+
+# A constraint trigger runs at COMMIT: the transaction with id 3 is rejected by COMMIT itself.
+REJECT_AT_COMMIT = """
+CREATE TABLE {table} (run_id text NOT NULL, id bigint NOT NULL, client_committed_at timestamptz NOT NULL,
+                      PRIMARY KEY (run_id, id));
+CREATE FUNCTION reject_id_3() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.id = 3 THEN RAISE EXCEPTION 'id 3 rejected at commit'; END IF;
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER reject_id_3 AFTER INSERT ON {table}
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION reject_id_3();
+"""
+
+
+@pytest.fixture
+def probe_db(postgres_server: PostgresServer) -> dict:
+    """A fresh database on the shared server: connection options for the module."""
+    name = postgres_server.createdb(f"probe_{uuid.uuid4().hex[:8]}")
+    return {**postgres_server.conninfo, "login_db": name}
+
+
+class BackgroundModule(threading.Thread):
+    """Runs a module while the test breaks things; ``result`` once joined."""
+
+    def __init__(self, name: str, args: dict) -> None:
+        super().__init__(daemon=True)
+        self.module, self.args, self.result = name, args, None
+
+    def run(self) -> None:
+        self.result = run_module(self.module, self.args, timeout=120)
+
+
+def wait_for_rows(server: PostgresServer, timeout: float = 30) -> None:
+    """Wait until the probe has committed its first rows (ansible takes a while to start); one run per server."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if int(server.psql("SELECT count(*) FROM write_probe")) > 0:
+                return
+        except RuntimeError:
+            pass  # the table does not exist yet
+        time.sleep(0.1)
+    raise AssertionError(f"the probe wrote nothing into write_probe within {timeout} s")
+
+
+def test_an_outage_shows_as_the_longest_gap_with_no_lost_commit(server_factory):
+    server = server_factory(PostgresServer())
+    args = {**server.conninfo, "table": "write_probe", "duration": 9, "interval": 0.05, "verify_timeout": 20}
+    probe = BackgroundModule("sre.platform.pg_write_probe", args)
+    probe.start()
+    wait_for_rows(server)
+    time.sleep(1)
+    down_at = time.time()
+    server.shutdown("fast")
+    time.sleep(OUTAGE_SECONDS)
+    server.start()
+    up_at = time.time()
+    probe.join(60)
+
+    result = probe.result
+    assert not result.get("failed"), result.get("msg")
+    outage = up_at - down_at
+    gap = result["longest_gap"]
+    print(f"outage caused {outage:.2f} s; longest gap reported {gap['seconds']:.2f} s; {result['committed']} committed")
+    assert gap["seconds"] == pytest.approx(outage, abs=1), f"outage {outage:.2f} s, reported gap {gap}"
+    assert down_at - 1 < gap["start_epoch"] <= down_at + 0.5
+    assert result["lost"] == 0 and result["lost_ids"] == []
+    assert result["phantom_ids"] == []
+    assert result["reconnects"] >= 1 and result["connect_failures"] > 0
+    assert result["attempted"] == result["committed"] + result["failed_transactions"] + result["uncertain"]
+    stored = server.psql("SELECT count(*) FROM write_probe")
+    assert int(stored) == result["committed"] + len(result["uncertain_committed_ids"])
+    assert result["committed"] > (9 - outage - 1) / 0.05 * 0.5, "the probe kept its pace outside the outage"
+
+
+def test_a_commit_rejected_by_the_server_is_failed_not_committed(probe_db, postgres_server):
+    postgres_server.psql(REJECT_AT_COMMIT.format(table="guarded"), probe_db["login_db"])
+    args = {**probe_db, "table": "guarded", "duration": 1, "interval": 0.1}
+    result = run_module("sre.platform.pg_write_probe", args)
+    assert not result.get("failed"), result.get("msg")
+    assert result["failed_ids"] == [3]
+    assert result["uncertain"] == 0
+    assert result["committed"] == result["attempted"] - 1 >= 5
+    assert result["lost"] == 0 and result["phantom_ids"] == []
+    assert any("id 3 rejected at commit" in message for message in result["errors"])
+    ids = postgres_server.psql("SELECT id FROM guarded", probe_db["login_db"])
+    assert "3" not in ids.split() and len(ids.split()) == result["committed"]
+
+
+def test_check_mode_writes_nothing(probe_db, postgres_server):
+    result = run_module("sre.platform.pg_write_probe", {**probe_db, "duration": 2, "interval": 0.5}, check=True)
+    assert not result.get("failed"), result.get("msg")
+    assert result["table_exists"] is False
+    assert "would commit up to 4 rows into sre_write_probe" in result["msg"]
+    tables = postgres_server.psql(
+        "SELECT count(*) FROM pg_tables WHERE tablename = 'sre_write_probe'", probe_db["login_db"]
+    )
+    assert tables == "0"
+
+
+def test_an_unreachable_database_is_a_clear_failure_without_the_password(postgres_server):
+    args = {**postgres_server.conninfo, "login_port": free_port(), "duration": 1}
+    result = run_module("sre.platform.pg_write_probe", args)
+    assert result["failed"] is True
+    assert "nothing accepts connections" in result["msg"]
+    assert postgres_server.password not in json.dumps(result)
+
+
+def test_invalid_options_are_all_reported(postgres_server):
+    args = {**postgres_server.conninfo, "duration": 1, "interval": 2, "table": "a.b.c"}
+    result = run_module("sre.platform.pg_write_probe", args)
+    assert result["failed"] is True
+    assert "interval (2.0 s) cannot exceed duration" in result["msg"]
+    assert "table must be 'name' or 'schema.name'" in result["msg"]
