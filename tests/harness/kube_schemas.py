@@ -19,8 +19,11 @@ import kubernetes_validate
 from kubernetes_validate.utils import latest_version
 
 from tests.harness.helm import REPO_ROOT
+from tests.harness.policies import describe
 
 OLDEST_KUBERNETES = "1.29.0"
+# Schemas of kinds the shared catalogue lacks (files/schemas/README.md).
+PROJECT_SCHEMAS = REPO_ROOT / "files" / "schemas"
 KUBERNETES_VERSIONS = (OLDEST_KUBERNETES, latest_version())
 
 
@@ -46,7 +49,10 @@ def crd_schema_path(api_version: str, kind: str) -> Path | None:
     group, version = api_version.split("/", 1)
     if "." not in group or group.endswith(".k8s.io"):
         return None
-    return crd_schemas_dir() / group / f"{kind.lower()}_{version}.json"
+    name = f"{group}/{kind.lower()}_{version}.json"
+    shared = crd_schemas_dir() / name
+    project = PROJECT_SCHEMAS / name
+    return project if not shared.exists() and project.exists() else shared
 
 
 @functools.cache
@@ -55,16 +61,11 @@ def _crd_validator(path: Path) -> jsonschema.protocols.Validator:
     return jsonschema.validators.validator_for(schema)(schema)
 
 
-def _describe(obj: dict) -> str:
-    meta = obj.get("metadata") or {}
-    return f"{obj.get('kind')} {meta.get('namespace', '-')}/{meta.get('name')}"
-
-
 def _crd_errors(obj: dict, path: Path) -> list[str]:
     if not path.exists():
-        return [f"{_describe(obj)}: no schema for {obj['apiVersion']} {obj['kind']} (looked for {path})"]
+        return [f"{describe(obj)}: no schema for {obj['apiVersion']} {obj['kind']} (looked for {path})"]
     return [
-        f"{_describe(obj)}: {'.'.join(map(str, error.absolute_path)) or '<root>'}: {error.message}"
+        f"{describe(obj)}: {'.'.join(map(str, error.absolute_path)) or '<root>'}: {error.message}"
         for error in _crd_validator(path).iter_errors(obj)
     ]
 
@@ -75,17 +76,17 @@ def _builtin_errors(obj: dict, versions: tuple[str, ...]) -> list[str]:
         try:
             kubernetes_validate.validate(obj, version, strict=True)
         except kubernetes_validate.SchemaNotFoundError as exc:
-            errors.append(f"{_describe(obj)}: {exc.message}")
+            errors.append(f"{describe(obj)}: {exc.message}")
         except kubernetes_validate.ValidationError as exc:
             where = ".".join(map(str, exc.absolute_path)) or "<root>"
-            errors.append(f"{_describe(obj)}: Kubernetes {version}: {where}: {exc.message}")
+            errors.append(f"{describe(obj)}: Kubernetes {version}: {where}: {exc.message}")
     return errors
 
 
 def schema_errors(obj: dict, versions: tuple[str, ...] = KUBERNETES_VERSIONS) -> list[str]:
     """Every schema violation of ``obj`` as a readable line; empty when it is valid."""
     if not obj.get("apiVersion") or not obj.get("kind"):
-        return [f"{_describe(obj)}: apiVersion and kind are required"]
+        return [f"{describe(obj)}: apiVersion and kind are required"]
     path = crd_schema_path(obj["apiVersion"], obj["kind"])
     if path is not None:
         return _crd_errors(obj, path)
