@@ -1,0 +1,61 @@
+"""playbooks/seed.yml with inventories/postgres: a throwaway PostgreSQL, seeded, kept, then torn down."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness.ansible import run_playbook
+from tests.harness.servers import free_port, stop_pid
+
+ROWS = 5_000
+
+
+@pytest.fixture
+def server_dir() -> Iterator[Path]:
+    """A directory the unprivileged server account can traverse; the server is stopped by its pidfile after."""
+    parent = Path(tempfile.mkdtemp(prefix="sre-local-pg-"))
+    parent.chmod(0o755)
+    directory = parent / "server"
+    yield directory
+    pidfile = directory / "data" / "postmaster.pid"
+    if pidfile.exists():
+        stop_pid(int(pidfile.read_text().split()[0]))
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_seed_playbook_on_a_throwaway_postgres_is_idempotent_and_torn_down(server_dir: Path):
+    extra_vars = {"seed_rows": ROWS, "local_postgres_port": free_port(), "local_postgres_dir": str(server_dir)}
+    first = run_playbook("playbooks/seed.yml", inventory="inventories/postgres", extra_vars=extra_vars)
+    assert first.returncode == 0, first.output
+    seeded = first.task_results("Load the shop schema")[0]
+    assert seeded["changed"] is True and seeded["total_rows"] == ROWS
+    assert len(seeded["tables"]) >= 10
+    summary = first.task_results("Show what the schema holds")[0]["msg"]
+    assert sum(int(rows) for rows in summary["tables"].values()) == ROWS
+    pid = int((server_dir / "data" / "postmaster.pid").read_text().split()[0])
+    password = (server_dir / "password").read_text().strip()
+    assert len(password) >= 16 and password not in first.output
+
+    second = run_playbook("playbooks/seed.yml", inventory="inventories/postgres", extra_vars=extra_vars)
+    assert second.returncode == 0, second.output
+    assert second.stats()["changed"] == 0, second.output
+    assert second.task_results("Load the shop schema")[0]["operation"] == "none"
+
+    down = run_playbook("playbooks/local_postgres_down.yml", inventory="inventories/postgres", extra_vars=extra_vars)
+    assert down.returncode == 0, down.output
+    assert not _alive(pid)
+    assert not server_dir.exists()
