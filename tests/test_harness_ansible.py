@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.harness.ansible import descendants, kill_tree, run_module, run_playbook, start_module
+from tests.harness.ansible import BackgroundModule, descendants, kill_tree, run_module, run_playbook, start_module
 
 
 def test_run_module_returns_the_module_result():
@@ -18,6 +18,16 @@ def test_run_module_reports_failures_with_their_message():
     result = run_module("ansible.builtin.fail", {"msg": "broken on purpose"})
     assert result["failed"] is True
     assert result["msg"] == "broken on purpose"
+
+
+def test_background_module_returns_its_result_after_running_alongside_the_test():
+    started = time.monotonic()
+    module = BackgroundModule("ansible.builtin.command", {"argv": ["sleep", "1"]})
+    module.start()
+    assert module.result is None, "the module runs in the background"
+    result = module.outcome(60)
+    assert result["rc"] == 0 and result["cmd"] == ["sleep", "1"]
+    assert time.monotonic() - started >= 1
 
 
 def test_run_playbook_returns_stats_and_task_results(tmp_path):

@@ -13,7 +13,8 @@ the JSON it returns) instead of calling its Python functions:
 
 Modules run on localhost with the local connection and this interpreter
 (``sys.executable``, the project's virtualenv), from the repository root so
-``ansible.cfg`` and the collection symlink apply. ``start_module`` returns the
+``ansible.cfg`` and the collection symlink apply. ``BackgroundModule`` runs a module in a
+thread while the test breaks its target. ``start_module`` returns the
 running process so a test can SIGKILL it with every process it started
 (``kill_tree``) to simulate an interrupted run.
 """
@@ -26,6 +27,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +84,25 @@ def run_module(
         check=False,
     )
     return _module_result(completed.stdout, completed.stderr)
+
+
+class BackgroundModule(threading.Thread):
+    """Run a module while the test acts on its target (stops a server mid-run); ``join()``, then ``result``."""
+
+    def __init__(self, name: str, args: dict, timeout: float = 300, env: dict[str, str] | None = None) -> None:
+        super().__init__(daemon=True)
+        self.module, self.args, self.timeout, self.env = name, args, timeout, env
+        self.result: dict | None = None
+
+    def run(self) -> None:
+        self.result = run_module(self.module, self.args, timeout=self.timeout, env=self.env)
+
+    def outcome(self, timeout: float) -> dict:
+        """Wait for the module and return its result; fail the test if it is still running."""
+        self.join(timeout)
+        if self.result is None:
+            raise AssertionError(f"{self.module} gave no result within {timeout} s")
+        return self.result
 
 
 def start_module(name: str, args: dict, env: dict[str, str] | None = None) -> subprocess.Popen:

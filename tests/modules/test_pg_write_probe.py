@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 
 import pytest
+from ansible_collections.sre.platform.plugins.modules.pg_write_probe import validation_errors
 
-from tests.harness.ansible import run_module
+from tests.harness.ansible import BackgroundModule, run_module
 from tests.harness.servers import PostgresServer, free_port
 
 OUTAGE_SECONDS = 3.0
@@ -33,17 +33,6 @@ def probe_db(postgres_server: PostgresServer) -> dict:
     """A fresh database on the shared server: connection options for the module."""
     name = postgres_server.createdb(f"probe_{uuid.uuid4().hex[:8]}")
     return {**postgres_server.conninfo, "login_db": name}
-
-
-class BackgroundModule(threading.Thread):
-    """Runs a module while the test breaks things; ``result`` once joined."""
-
-    def __init__(self, name: str, args: dict) -> None:
-        super().__init__(daemon=True)
-        self.module, self.args, self.result = name, args, None
-
-    def run(self) -> None:
-        self.result = run_module(self.module, self.args, timeout=120)
 
 
 def wait_for_rows(server: PostgresServer, timeout: float = 30) -> None:
@@ -71,9 +60,7 @@ def test_an_outage_shows_as_the_longest_gap_with_no_lost_commit(server_factory):
     time.sleep(OUTAGE_SECONDS)
     server.start()
     up_at = time.time()
-    probe.join(60)
-
-    result = probe.result
+    result = probe.outcome(60)
     assert not result.get("failed"), result.get("msg")
     outage = up_at - down_at
     gap = result["longest_gap"]
@@ -122,9 +109,9 @@ def test_an_unreachable_database_is_a_clear_failure_without_the_password(postgre
     assert postgres_server.password not in json.dumps(result)
 
 
-def test_invalid_options_are_all_reported(postgres_server):
-    args = {**postgres_server.conninfo, "duration": 1, "interval": 2, "table": "a.b.c"}
-    result = run_module("sre.platform.pg_write_probe", args)
-    assert result["failed"] is True
-    assert "interval (2.0 s) cannot exceed duration" in result["msg"]
-    assert "table must be 'name' or 'schema.name'" in result["msg"]
+def test_invalid_options_are_all_reported():
+    params = {"duration": 1, "interval": 2, "io_timeout": 0, "verify_timeout": 5, "table": "a.b.c"}
+    message = "; ".join(validation_errors(params))
+    assert "interval (2 s) cannot exceed duration" in message
+    assert "io_timeout must be positive" in message
+    assert "table must be 'name' or 'schema.name'" in message
