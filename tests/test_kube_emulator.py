@@ -281,6 +281,7 @@ def flow_play() -> str:
     )
 
 
+@pytest.mark.slow
 def test_kubernetes_core_writes_are_idempotent(kube_api, tmp_path):
     first = kube_api.playbook(flow_play(), tmp_path / "first")
     assert first.returncode == 0, first.output
@@ -291,6 +292,7 @@ def test_kubernetes_core_writes_are_idempotent(kube_api, tmp_path):
     assert kube_api.get("postgresql.cnpg.io/v1", "Cluster", "pg-main", "demo")["spec"]["instances"] == 3
 
 
+@pytest.mark.slow
 def test_check_mode_changes_nothing(kube_api, tmp_path):
     create(kube_api, NAMESPACE)
     create(kube_api, configmap("applied", {"a": "1"}))
@@ -306,6 +308,7 @@ def test_check_mode_changes_nothing(kube_api, tmp_path):
     assert kube_api.get("apps/v1", "Deployment", "web", "demo") is None
 
 
+@pytest.mark.slow
 def test_state_absent_deletes(kube_api, tmp_path):
     create(kube_api, NAMESPACE)
     create(kube_api, configmap("doomed", {}))
@@ -323,6 +326,7 @@ def wait_play(timeout: int) -> str:
     )
 
 
+@pytest.mark.slow
 def test_wait_condition_succeeds_once_the_status_is_set(kube_api, tmp_path):
     create(kube_api, NAMESPACE)
     runs = []
@@ -338,6 +342,7 @@ def test_wait_condition_succeeds_once_the_status_is_set(kube_api, tmp_path):
     assert runs and runs[0].returncode == 0, runs[0].output if runs else "the playbook did not finish"
 
 
+@pytest.mark.slow
 def test_wait_condition_times_out_with_a_clear_message(kube_api, tmp_path):
     create(kube_api, NAMESPACE)
     run = kube_api.playbook(wait_play(2), tmp_path)
@@ -347,6 +352,7 @@ def test_wait_condition_times_out_with_a_clear_message(kube_api, tmp_path):
     assert result["msg"] == '"Cluster" "pg-main": Timed out waiting on resource', result["msg"]
 
 
+@pytest.mark.slow
 def test_auto_status_satisfies_the_waits_of_the_apply_path(server_factory, tmp_path):
     kube = server_factory(KubeEmulatorServer(auto_status=True))
     play = (

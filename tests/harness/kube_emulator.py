@@ -25,7 +25,9 @@ rely on:
 
 It stays a JSON store: no validation, no admission, no garbage collection
 (except a namespace's objects when it is deleted), finalizers are not waited
-for, watches are refused, and every patch replaces lists whole.
+for, watches are refused, every patch replaces lists whole, and server-side
+apply merges into the stored object (a field dropped from the applied
+configuration stays, where the real API would remove it).
 
 Run it as a process (``python -m tests.harness.kube_emulator --help``) or use
 ``KubeEmulatorServer`` / the ``kube_api`` fixture from tests.
