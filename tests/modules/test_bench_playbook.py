@@ -1,0 +1,76 @@
+"""playbooks/bench.yml end to end with inventories/postgres: throwaway PostgreSQL, seed, bench, SLOs, report."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.harness.ansible import run_playbook
+from tests.harness.servers import PostgresServer, free_port
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def throwaway_postgres():
+    """Variables that give the inventory's throwaway PostgreSQL its own directory and port; stopped afterwards."""
+    # The server runs as the 'postgres' account under root: its directory must be reachable, unlike tmp_path.
+    parent = Path(tempfile.mkdtemp(prefix="sre-bench-"))
+    os.chmod(parent, 0o755)  # noqa: S103 - traversable by the server's account, holds no secret itself
+    variables = {"local_postgres_dir": str(parent / "pg"), "local_postgres_port": free_port()}
+    yield variables
+    down = run_playbook("playbooks/local_postgres_down.yml", inventory="inventories/postgres", extra_vars=variables)
+    assert down.returncode == 0, down.output
+    assert not (parent / "pg").exists()
+    parent.rmdir()
+
+
+def test_bench_playbook_writes_the_report_and_the_plot(throwaway_postgres, tmp_path):
+    reports = tmp_path / "reports"
+    extra_vars = {**throwaway_postgres, "bench_duration": 5, "seed_rows": 20000, "bench_report_dir": str(reports)}
+    run = run_playbook("playbooks/bench.yml", inventory="inventories/postgres", extra_vars=extra_vars)
+    assert run.returncode == 0, run.output
+
+    bench = run.task_results("Run pgbench")[0]
+    assert bench["transactions"] > 0
+    assert bench["parameters"]["workload"]["scripts"][0]["path"].endswith("files/pgbench/product_page.sql")
+    verdicts = run.task_results("Judge the objectives over the measured window")[0]["verdicts"]
+    assert [v["name"] for v in verdicts] == ["latency-p99", "error-rate"]
+    assert all(v["status"] == "pass" for v in verdicts)
+
+    report = (reports / "performance-report.md").read_text()
+    assert f"**{bench['tps']:.1f} TPS**" in report
+    assert f"| {bench['latency_p99_ms']:.2f} ms |" in report
+    assert "| postgres/latency-p99 |" in report and "| pass |" in report
+    assert "![Latency and throughput over the measured window](latency.png)" in report
+    assert (reports / "latency.png").read_bytes().startswith(PNG_MAGIC)
+    assert json.loads((reports / "bench.json").read_text())["window_end"] == bench["window_end"]
+    assert (reports / "slo-verdicts.xml").exists()
+
+
+def test_bench_playbook_fails_on_a_breach_after_writing_the_report(postgres_server: PostgresServer, tmp_path):
+    slo_file = tmp_path / "strict.yml"
+    slo_file.write_text(
+        "service: postgres\nslos:\n  - name: impossible\n    indicator: {bench: latency_p99_ms}\n"
+        "    comparison: '<'\n    target: 0.000001\n    unit: ms\n"
+    )
+    extra_vars = {
+        "pg_host": "127.0.0.1",
+        "pg_port": postgres_server.port,
+        "pg_password": postgres_server.password,
+        "pg_database": postgres_server.createdb("bench_breach"),
+        "bench_duration": 3,
+        "bench_script": "select-only",
+        "bench_scale": 1,
+        "bench_slo_file": str(slo_file),
+        "bench_report_dir": str(tmp_path / "reports"),
+    }
+    run = run_playbook("playbooks/bench.yml", inventory="inventories/postgres", extra_vars=extra_vars)
+    assert run.returncode != 0
+    assert "SLO breached: postgres/impossible" in run.output
+    assert "| postgres/impossible |" in (tmp_path / "reports" / "performance-report.md").read_text()
+    assert postgres_server.password not in run.output
