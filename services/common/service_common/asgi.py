@@ -36,7 +36,14 @@ ReadyCheck = Callable[[], Awaitable[bool]]
 
 
 class HttpMetrics:
-    """The HTTP series every service exposes, labelled with the service identity."""
+    """The HTTP series every service exposes, labelled with the service identity.
+
+    aioprometheus serialises the label set of every observation to find its
+    series, which cost more than the rest of the middleware together. So the
+    hot path keeps the histogram of each (route, method) at hand and counts
+    responses in a plain dict; ``sync()`` copies the counts into the registry
+    when /metrics is scraped.
+    """
 
     def __init__(self, identity: Identity, registry: Registry) -> None:
         self.registry = registry
@@ -54,14 +61,27 @@ class HttpMetrics:
             const_labels=identity.labels,
             registry=registry,
         )
+        self._histograms: dict[tuple[str, str], object] = {}
+        self._response_counts: dict[tuple[str, str, str], int] = {}
 
     def counter(self, name: str, doc: str) -> Counter:
         """A service-specific counter with the same identity labels."""
         return Counter(name, doc, const_labels=self.identity.labels, registry=self.registry)
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.duration.observe({"route": route, "method": method}, seconds)
-        self.responses.inc({"route": route, "method": method, "status_class": status_class(status)})
+        series = self._histograms.get((route, method))
+        if series is None:
+            labels = {"route": route, "method": method}
+            self.duration.observe(labels, seconds)
+            self._histograms[(route, method)] = self.duration.get_value(labels)
+        else:
+            series.observe(seconds)
+        key = (route, method, status_class(status))
+        self._response_counts[key] = self._response_counts.get(key, 0) + 1
+
+    def sync(self) -> None:
+        for (route, method, status_class_), count in list(self._response_counts.items()):
+            self.responses.set({"route": route, "method": method, "status_class": status_class_}, count)
 
 
 def _route_template(scope: dict) -> str:
@@ -133,6 +153,7 @@ def probe_router(readiness: Readiness, metrics: HttpMetrics, ready_check: ReadyC
 
     @router.get("/metrics", include_in_schema=False)
     async def prometheus_metrics(request: Request) -> Response:
+        metrics.sync()
         content, headers = render(metrics.registry, request.headers.getlist("accept"))
         return Response(content, headers=headers)
 

@@ -10,7 +10,7 @@ SPECIAL_CHARACTERS = string.punctuation
 DIGITS = string.digits
 LETTERS = string.ascii_letters
 
-_random = secrets.SystemRandom()
+_WORD_RANGE = 2**32
 
 
 def _draw(alphabet: str, count: int) -> list[str]:
@@ -28,6 +28,21 @@ def _draw(alphabet: str, count: int) -> list[str]:
     return drawn[:count]
 
 
+def _shuffle(items: list[str]) -> None:
+    """Fisher-Yates with one CSPRNG read (SystemRandom.shuffle reads once per item).
+
+    Each position takes a 32-bit word modulo its range; a word past the largest
+    multiple of the range (a chance below 1 in 4 million) is replaced by
+    ``secrets.randbelow``, so every permutation stays equally likely.
+    """
+    words = memoryview(secrets.token_bytes(4 * len(items))).cast("I")
+    for i in range(len(items) - 1, 0, -1):
+        bound = i + 1
+        word = words[i]
+        j = word % bound if word < _WORD_RANGE - _WORD_RANGE % bound else secrets.randbelow(bound)
+        items[i], items[j] = items[j], items[i]
+
+
 def generate_password(length: int, special_chars: int, digits: int) -> str:
     """One password of ``length`` characters; callers have validated the counts."""
     characters = (
@@ -36,7 +51,7 @@ def generate_password(length: int, special_chars: int, digits: int) -> str:
         + _draw(LETTERS, length - special_chars - digits)
     )
     # Without the shuffle every password would start with its special characters.
-    _random.shuffle(characters)
+    _shuffle(characters)
     return "".join(characters)
 
 
