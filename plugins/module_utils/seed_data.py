@@ -26,6 +26,7 @@ _PAYMENT_METHODS = ("card", "card", "card", "paypal", "bank_transfer", "gift_car
 _ADDRESS_KINDS = ("shipping", "billing")
 _OPEN_ORDER_STATUSES = ("pending", "pending", "pending", "cancelled")
 _STOCK_LEVELS = [str(level) for level in range(500)]
+_QUANTITIES = ("1", "2", "3", "4")
 # Tables whose ids other tables pick at random.
 _PICKED_IDS = ("categories", "suppliers", "warehouses", "customers", "products")
 
@@ -39,6 +40,11 @@ def mix(value: int, salt: int) -> int:
 def seeded_random(*parts: object) -> random.Random:
     """A PRNG for fake data: reproducible from the seed on purpose, so never for secrets."""
     return random.Random(":".join(map(str, parts)))  # noqa: S311
+
+
+def mix_many(values: range, salt: int) -> list[int]:
+    """``[mix(v, salt) for v in values]`` without a call per value (the hot loop of the large tables)."""
+    return [((z := ((v ^ salt) * _GOLDEN) & _MASK64) ^ (z >> 29)) >> 16 for v in values]
 
 
 def _clean(text: str) -> str:
@@ -85,16 +91,16 @@ def build_pools(seed: int) -> Pools:
         first_names=draw(fake.first_name, 1500),
         last_names=draw(fake.last_name, 1500),
         domains=sorted(set(draw(fake.free_email_domain, 200))),
-        phones=draw(fake.phone_number, 2000),
-        companies=draw(fake.company, 2000),
-        streets=draw(fake.street_address, 2500),
-        cities=draw(fake.city, 1500),
-        postcodes=draw(fake.postcode, 3000),
+        phones=draw(fake.phone_number, 1000),
+        companies=draw(fake.company, 1000),
+        streets=draw(fake.street_address, 1200),
+        cities=draw(fake.city, 800),
+        postcodes=draw(fake.postcode, 2000),
         countries=draw(fake.country_code, 300),
-        words=sorted(set(draw(fake.word, 3000))),
-        sentences=draw(fake.sentence, 2000),
-        titles=draw(lambda: fake.sentence(nb_words=4).rstrip("."), 1000),
-        paragraphs=draw(lambda: fake.paragraph(nb_sentences=3), 1000),
+        words=sorted(set(draw(fake.word, 1500))),
+        sentences=draw(fake.sentence, 1000),
+        titles=draw(lambda: fake.sentence(nb_words=4).rstrip("."), 600),
+        paragraphs=draw(lambda: fake.paragraph(nb_sentences=3), 500),
         # Log-uniform prices between 1 and 1,000 (most goods are cheap, a few are not).
         price_cents=[int(100 * 10 ** rng.uniform(0, 3)) for _ in range(5000)],
         birth_dates=[datetime.date.fromordinal(birth_start + rng.randrange(20_000)).isoformat() for _ in range(4000)],
@@ -160,15 +166,23 @@ class SeedContext:
         """Orders are placed in id order over the span, as a real shop's are."""
         return (order_id - 1) * _SPAN_HOURS // self.counts["orders"]
 
-    def shipping_hours(self, order_id: int) -> tuple[int, int | None]:
-        h = mix(order_id, self.salt_time)
+    def shipping_hours(self, order_id: int, h: int) -> tuple[int, int | None]:
+        """Shipped and delivered hours (None: in transit); ``h`` is ``mix(order_id, salt_time)``."""
         shipped = self.order_hour(order_id) + 12 + h % 60
         delivered = shipped + 24 + (h >> 8) % 120
         in_transit = h % 23 == 0 or delivered >= _SPAN_HOURS + _SLACK_HOURS
         return shipped, None if in_transit else delivered
 
-    def timestamp(self, hour: int, key: int) -> str:
-        return f"{self.pools.hours[hour]}:{self.pools.minutes[mix(key, self.salt_time) % 3600]}"
+    def timestamp(self, hour: int, h: int) -> str:
+        """The hour's timestamp at a minute and second picked by the hash ``h``."""
+        return f"{self.pools.hours[hour]}:{self.pools.minutes[h % 3600]}"
+
+    def order_timestamps(self, ids: range, hashes: list[int], hours_later: int = 0) -> list[str]:
+        hours, minutes, orders = self.pools.hours, self.pools.minutes, self.counts["orders"]
+        return [
+            f"{hours[(i - 1) * _SPAN_HOURS // orders + hours_later]}:{minutes[h % 3600]}"
+            for i, h in zip(ids, hashes, strict=True)
+        ]
 
     def random_timestamps(self, rng: random.Random, count: int) -> list[str]:
         return rng.choices(self.pools.timestamps, k=count)
@@ -280,9 +294,9 @@ def _inventory(ctx: SeedContext, rng: random.Random, ids: range) -> list:
     ]
 
 
-def _order_status(ctx: SeedContext, rng: random.Random, order_id: int) -> str:
+def _order_status(ctx: SeedContext, rng: random.Random, order_id: int, h: int) -> str:
     if order_id <= ctx.counts["shipments"]:
-        return "shipped" if ctx.shipping_hours(order_id)[1] is None else "delivered"
+        return "shipped" if ctx.shipping_hours(order_id, h)[1] is None else "delivered"
     if order_id <= ctx.counts["payments"]:
         return "paid"
     return rng.choice(_OPEN_ORDER_STATUSES)
@@ -290,23 +304,27 @@ def _order_status(ctx: SeedContext, rng: random.Random, order_id: int) -> str:
 
 def _orders(ctx: SeedContext, rng: random.Random, ids: range) -> list:
     customers = ctx.pick_ids(rng, "customers", len(ids))
+    hashes = mix_many(ids, ctx.salt_time)
     return [
         map(str, ids),
         customers,
         customers,  # the customer's own address (see _addresses)
-        [_order_status(ctx, rng, i) for i in ids],
-        [ctx.timestamp(ctx.order_hour(i), i) for i in ids],
+        [_order_status(ctx, rng, i, h) for i, h in zip(ids, hashes, strict=True)],
+        ctx.order_timestamps(ids, hashes),
     ]
 
 
 def _order_items(ctx: SeedContext, rng: random.Random, ids: range) -> list:
-    picks = [ctx.item_product_and_quantity(i) for i in ids]
+    # Same arithmetic as SeedContext.item_product_and_quantity, one list at a time.
+    hashes = mix_many(ids, ctx.salt_item)
+    products = [h % ctx.counts["products"] + 1 for h in hashes]
+    orders = ctx.counts["orders"]
     return [
         map(str, ids),
-        [str(ctx.item_order(i)) for i in ids],
-        [str(product) for product, _ in picks],
-        [str(quantity) for _, quantity in picks],
-        [ctx.price_text[product] for product, _ in picks],
+        [str((i - 1) % orders + 1) for i in ids],
+        map(str, products),
+        [_QUANTITIES[(h >> 24) % 4] for h in hashes],
+        [ctx.price_text[product] for product in products],
     ]
 
 
@@ -319,23 +337,24 @@ def _payments(ctx: SeedContext, rng: random.Random, ids: range) -> list:
         rng.choices(_PAYMENT_METHODS, k=n),
         [_money(ctx.order_total(i)) for i in ids],
         ["captured"] * n,
-        [ctx.timestamp(ctx.order_hour(i) + 1, i) for i in ids],
+        ctx.order_timestamps(ids, mix_many(ids, ctx.salt_time), hours_later=1),
     ]
 
 
 def _shipments(ctx: SeedContext, rng: random.Random, ids: range) -> list:
     n = len(ids)
-    hours = [ctx.shipping_hours(i) for i in ids]
+    hashes = mix_many(ids, ctx.salt_time)
+    hours = [ctx.shipping_hours(i, h) for i, h in zip(ids, hashes, strict=True)]
     return [
         map(str, ids),
         map(str, ids),
         ctx.pick_ids(rng, "warehouses", n),
         rng.choices(_CARRIERS, k=n),
-        [f"1Z{mix(i, ctx.salt_item) % 10**12:012d}" for i in ids],
-        [ctx.timestamp(shipped, i) for i, (shipped, _) in zip(ids, hours, strict=True)],
+        [f"1Z{h % 10**12:012d}" for h in mix_many(ids, ctx.salt_item)],
+        [ctx.timestamp(shipped, h) for (shipped, _), h in zip(hours, hashes, strict=True)],
         [
-            "\\N" if delivered is None else ctx.timestamp(delivered, i)
-            for i, (_, delivered) in zip(ids, hours, strict=True)
+            "\\N" if delivered is None else ctx.timestamp(delivered, h)
+            for (_, delivered), h in zip(hours, hashes, strict=True)
         ],
     ]
 

@@ -246,7 +246,7 @@ def _load_chunk(conn, schema: str, table: str, chunk: int, first: int, last: int
     columns = seed_schema.column_list(seed_schema.table(table).column_names)
     copy = sql.SQL("COPY {} ({}) FROM STDIN").format(qualified(schema, table), columns)
     record = sql.SQL("INSERT INTO {} (table_name, chunk, first_id, last_id, checksum) VALUES (%s, %s, %s, %s, %s)")
-    checksum = seed_schema.copy_text_checksum(text)
+    checksum = seed_schema.chunk_checksum(text)
     with conn.cursor() as cur:
         cur.copy_expert(copy.as_string(cur), io.StringIO(text))
         cur.execute(record.format(qualified(schema, "seed_chunks")), (table, chunk, first, last, checksum))
@@ -287,13 +287,13 @@ def _validate_foreign_key(conn, schema: str, table_name: str, constraint: str) -
 
 
 def _summarize_table(conn, schema: str, table_name: str) -> tuple[str, int, str]:
-    """ANALYZE the table, count it, and record the count and the checksum of its chunks in the manifest."""
+    """ANALYZE the table, count it, and record the count and the md5 of its chunks' md5s in the manifest."""
     with conn.cursor() as cur:
         cur.execute(sql.SQL("ANALYZE {}").format(qualified(schema, table_name)))
         cur.execute(sql.SQL("SELECT count(*) FROM {}").format(qualified(schema, table_name)))
         rows = cur.fetchone()[0]
         cur.execute(
-            sql.SQL("SELECT coalesce(sum(checksum), 0) FROM {} WHERE table_name = %s").format(
+            sql.SQL("SELECT md5(string_agg(checksum, '' ORDER BY chunk)) FROM {} WHERE table_name = %s").format(
                 qualified(schema, "seed_chunks")
             ),
             (table_name,),

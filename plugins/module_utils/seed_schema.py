@@ -7,11 +7,11 @@ building an index once is several times cheaper than maintaining it per row.
 
 The checksum of a table is defined in SQL (``checksum_function_sql``) so it can
 be recomputed on any copy of the data, for example after a restore:
-``SELECT shop.seed_checksum('shop.orders')``. It is the row count and the sum,
-over all rows, of the first 60 bits of the md5 of the row's COPY text line:
-independent of the physical row order, and it changes when any row is added,
-lost, duplicated or altered. The loader computes the same sum from the lines
-it sends (``copy_text_checksum``), so seeding needs no extra scan.
+``SELECT shop.seed_checksum('shop.orders')``. It is the row count and an md5
+over the rows' COPY text in id order (chunk by chunk): independent of the
+physical row order, and it changes when any row is added, lost, duplicated or
+altered. The loader computes the same md5s from the text it sends
+(``chunk_checksum``), so seeding needs no extra scan.
 """
 
 from __future__ import annotations
@@ -309,7 +309,7 @@ def manifest_sql(schema: str) -> list[sql.Composable]:
             chunk integer NOT NULL,
             first_id bigint NOT NULL,
             last_id bigint NOT NULL,
-            checksum numeric NOT NULL,
+            checksum text NOT NULL,
             loaded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
             PRIMARY KEY (table_name, chunk))""",
     ]
@@ -318,12 +318,16 @@ def manifest_sql(schema: str) -> list[sql.Composable]:
 
 
 def checksum_function_sql(schema: str) -> sql.Composable:
-    """``<schema>.seed_checksum(regclass)``: ``rows:sum`` of ``row_hash`` over every row.
+    """``<schema>.seed_checksum(regclass)``: ``rows:md5`` of a table, recomputed from its rows.
 
     A row's line is its columns as text joined by tabs, NULL as ``\\N``: exactly
-    the COPY text line the loader sent, so ``copy_text_checksum`` computes the
-    same value while loading and this function recomputes it on any copy. Date
-    style and time zone are pinned so the text is the same on every server.
+    the COPY text line the loader sent. Rows are grouped in chunks of
+    CHUNK_ROWS ids; a chunk's md5 is over its lines in id order, each ending
+    with a newline (the COPY text of the chunk), and the table's md5 is over
+    its chunks' md5s in chunk order. The loader therefore gets every chunk's
+    md5 from the text it sends (``chunk_checksum``) and seeding needs no scan;
+    this function recomputes the same value on any copy. Date style and time
+    zone are pinned so the text is the same on every server.
     """
     return sql.SQL(r"""CREATE FUNCTION {}(tbl regclass) RETURNS text
         LANGUAGE plpgsql STABLE
@@ -337,17 +341,16 @@ def checksum_function_sql(schema: str) -> sql.Composable:
               INTO line
               FROM pg_attribute WHERE attrelid = tbl AND attnum > 0 AND NOT attisdropped;
             EXECUTE format(
-                'SELECT count(*) || '':'' || coalesce(sum((''x'' || left(md5(concat_ws(E''\t'', %s)), 15))'
-                '::bit(60)::bigint), 0) FROM %s AS t', line, tbl)
+                'SELECT coalesce(sum(n), 0) || '':'' || md5(coalesce(string_agg(h, '''' ORDER BY chunk), ''''))'
+                ' FROM (SELECT (t.id - 1) / {} AS chunk, count(*) AS n,'
+                '              md5(string_agg(concat_ws(E''\t'', %s) || E''\n'', '''' ORDER BY t.id)) AS h'
+                '       FROM %s AS t GROUP BY 1) AS chunks', line, tbl)
               INTO result;
             RETURN result;
         END
-        $fn$""").format(qualified(schema, "seed_checksum"))
+        $fn$""").format(qualified(schema, "seed_checksum"), sql.Literal(CHUNK_ROWS))
 
 
-def copy_text_checksum(copy_text: str) -> int:
-    """Sum over the lines of ``copy_text`` of the first 60 bits of their md5: what ``seed_checksum`` sums."""
-    return sum(
-        int.from_bytes(hashlib.md5(line).digest()[:8], "big") >> 4  # noqa: S324 - a checksum, not security
-        for line in copy_text.encode().splitlines()
-    )
+def chunk_checksum(copy_text: str) -> str:
+    """md5 of a chunk's COPY text: what ``seed_checksum`` computes for that chunk."""
+    return hashlib.md5(copy_text.encode()).hexdigest()  # noqa: S324 - a checksum, not security

@@ -69,6 +69,12 @@ def test_seed_loads_related_tables_whose_keys_hold_and_a_rerun_changes_nothing(p
     expected = sum(len(table.foreign_keys) for table in seed_schema.TABLES)
     assert foreign_keys == f"{expected}|{expected}"
     assert set(orphans(postgres_server, database).values()) == {0}
+    # Values that several tables share agree: every payment carries its order's total.
+    wrong_totals = (
+        "SELECT count(*) FROM shop.payments p JOIN (SELECT order_id, sum(quantity * unit_price) AS total "
+        "FROM shop.order_items GROUP BY order_id) i USING (order_id) WHERE p.amount <> i.total"
+    )
+    assert postgres_server.psql(wrong_totals, database) == "0"
     # The checksum recorded while loading is the one SQL recomputes from the stored rows.
     for name, table in result["tables"].items():
         assert postgres_server.psql(f"SELECT shop.seed_checksum('shop.{name}')", database) == table["checksum"]
