@@ -1,0 +1,142 @@
+"""playbooks/failover_drill.yml: syntax, and a rehearsal of the whole drill on loopback.
+
+No CloudNativePG can run here. The rehearsal plays its part instead: the Cluster and the primary's Pod
+live in the Kubernetes API emulator, and when the playbook deletes that Pod the test stops the real
+PostgreSQL the probe writes to, starts it again after a known outage and reports the new primary in the
+Cluster's status, as the operator would after promoting a replica.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from tests.harness.ansible import BIN, ROOT, ansible_env, run_playbook
+from tests.harness.servers import PostgresServer
+
+PLAYBOOK = "playbooks/failover_drill.yml"
+NAMESPACE, CLUSTER = "databases", "pg-main"
+OUTAGE_SECONDS = 2.0
+READY = {"type": "Ready", "status": "True", "reason": "ClusterIsReady", "lastTransitionTime": "2025-01-01T00:00:00Z"}
+NOT_READY = {**READY, "status": "False", "reason": "FailoverInProgress"}
+
+
+def test_the_drill_passes_the_syntax_check():
+    completed = subprocess.run(
+        [str(BIN / "ansible-playbook"), "--syntax-check", "-i", str(ROOT / "inventories/local"), str(ROOT / PLAYBOOK)],
+        cwd=ROOT,
+        env=ansible_env(json_output=False),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def create(kube_api, api_version: str, kind: str, body: dict) -> None:
+    resource = kube_api.client.resources.get(api_version=api_version, kind=kind)
+    resource.create(body=body, namespace=body["metadata"].get("namespace"))
+
+
+def healthy_cluster(kube_api) -> None:
+    """A Cluster whose primary pg-main-1 runs on node worker-2."""
+    create(kube_api, "v1", "Namespace", {"metadata": {"name": NAMESPACE}})
+    cluster = {"metadata": {"name": CLUSTER, "namespace": NAMESPACE}, "spec": {"instances": 3}}
+    create(
+        kube_api,
+        "postgresql.cnpg.io/v1",
+        "Cluster",
+        {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", **cluster},
+    )
+    kube_api.set_status(
+        "postgresql.cnpg.io/v1",
+        "Cluster",
+        CLUSTER,
+        NAMESPACE,
+        {"currentPrimary": f"{CLUSTER}-1", "conditions": [READY]},
+    )
+    pod = {
+        "metadata": {"name": f"{CLUSTER}-1", "namespace": NAMESPACE},
+        "spec": {"nodeName": "worker-2", "containers": []},
+    }
+    create(kube_api, "v1", "Pod", {"apiVersion": "v1", "kind": "Pod", **pod})
+
+
+class StandInOperator(threading.Thread):
+    """Waits for the primary's Pod to be deleted, then fails over: the database is down for a known time."""
+
+    def __init__(self, kube_api, database: PostgresServer) -> None:
+        super().__init__(daemon=True)
+        self.kube_api, self.database = kube_api, database
+        self.down_at = self.up_at = None
+
+    def run(self) -> None:
+        deadline = time.monotonic() + 120
+        while self.kube_api.get("v1", "Pod", f"{CLUSTER}-1", NAMESPACE) is not None:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        self.down_at = time.time()
+        self.database.shutdown("fast")
+        self.kube_api.set_status("postgresql.cnpg.io/v1", "Cluster", CLUSTER, NAMESPACE, {"conditions": [NOT_READY]})
+        time.sleep(OUTAGE_SECONDS)
+        self.database.start()
+        self.up_at = time.time()
+        status = {"currentPrimary": f"{CLUSTER}-2", "conditions": [READY]}
+        self.kube_api.set_status("postgresql.cnpg.io/v1", "Cluster", CLUSTER, NAMESPACE, status)
+
+
+def test_a_rehearsed_failover_is_measured_and_reported(kube_api, server_factory, tmp_path):
+    database = server_factory(PostgresServer())
+    healthy_cluster(kube_api)
+    operator = StandInOperator(kube_api, database)
+    operator.start()
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(
+        f"[platform]\nlocalhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+    )
+    extra_vars = {
+        "platform_kubeconfig": str(kube_api.kubeconfig),
+        "pg_host": "127.0.0.1",
+        "pg_port": database.port,
+        "pg_user": database.user_name,
+        "pg_password": database.password,
+        "pg_database": "postgres",
+        # Long enough to outlast Ansible's task overhead before the deletion on a busy machine.
+        "drill_duration": 20,
+        "drill_warmup": 2,
+        "drill_verify_timeout": 20,
+        "drill_report_dir": str(tmp_path / "reports"),
+    }
+    env = {"TMPDIR": str(tmp_path), "ANSIBLE_ASYNC_DIR": str(tmp_path / "async")}
+    run = run_playbook(PLAYBOOK, inventory=str(inventory), extra_vars=extra_vars, env=env)
+    operator.join(10)
+
+    assert run.returncode == 0, run.output[-4000:]
+    report = json.loads((tmp_path / "reports" / "failover-drill-pod.json").read_text())
+    outage = operator.up_at - operator.down_at
+    assert (report["primary_before"], report["primary_after"], report["primary_node"]) == (
+        "pg-main-1",
+        "pg-main-2",
+        "worker-2",
+    )
+    assert report["passed"] is True
+    assert report["probe"]["lost"] == 0
+    assert report["longest_gap_seconds"] == pytest.approx(outage, abs=1), f"outage {outage:.2f} s: {report}"
+    assert operator.down_at - 1 < report["probe"]["longest_gap"]["start_epoch"] <= operator.down_at + 0.5
+    timeline = report["timeline"]
+    assert (
+        timeline["probe_started"]
+        < timeline["primary_broken"]
+        < timeline["new_primary_seen"]
+        <= timeline["cluster_ready"]
+    )
+    markdown = (tmp_path / "reports" / "failover-drill-pod.md").read_text()
+    assert "**PASSED**: 0 committed writes lost" in markdown
+    assert "new primary `pg-main-2` seen in the Cluster status" in markdown
+    assert database.password not in run.output
