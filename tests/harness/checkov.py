@@ -6,6 +6,7 @@ exports its path as $CHECKOV_BIN.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -38,8 +39,26 @@ def checkov_binary() -> str:
     return path
 
 
-def run_checkov(directory: Path, skips: dict[str, str] = KUBERNETES_SKIPS) -> subprocess.CompletedProcess[str]:
+def run_checkov(
+    directory: Path, skips: dict[str, str] = KUBERNETES_SKIPS, extra_args: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     """Scan ``directory`` with the Kubernetes framework only (others would reach for the network)."""
     args = [checkov_binary(), "-d", str(directory), "--framework", "kubernetes", "--skip-download"]
-    args += ["--compact", "--quiet", "--skip-check", ",".join(sorted(skips))]
+    args += ["--compact", "--quiet", "--skip-check", ",".join(sorted(skips)), *extra_args]
     return subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
+
+
+def failed_checks(directory: Path, skips: dict[str, str] = KUBERNETES_SKIPS) -> list[tuple[str, str]]:
+    """(check id, file path relative to ``directory``) of every failed check, from one scan.
+
+    One scan can hold both compliant files and deliberately broken ones in
+    separate subdirectories: checkov takes seconds per run on this machine.
+    """
+    result = run_checkov(directory, skips, ("--output", "json"))
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError as exc:
+        raise RuntimeError(f"checkov gave no JSON report (exit {result.returncode}): {result.stderr[-2000:]}") from exc
+    if report.get("summary", {}).get("parsing_errors"):
+        raise RuntimeError(f"checkov could not parse some files in {directory}: {report['summary']}")
+    return [(check["check_id"], check["file_path"].lstrip("/")) for check in report["results"]["failed_checks"]]
