@@ -10,7 +10,6 @@ later roles add are covered without touching this file.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
 import yaml
@@ -18,26 +17,8 @@ import yaml
 from tests.harness.ansible import run_playbook
 from tests.harness.checkov import run_checkov
 from tests.harness.kube_schemas import schema_errors
-from tests.harness.manifests import load_manifests, removed_api_errors
+from tests.harness.manifests import removed_api_errors
 from tests.harness.policies import check_objects, describe
-
-INVENTORIES = ["local", "aws/prod", "gcp/prod"]
-
-
-def render(inventory: str, target: Path) -> list[tuple[Path, dict]]:
-    run = run_playbook(
-        "playbooks/render.yml", inventory=f"inventories/{inventory}", extra_vars={"render_dir": str(target)}
-    )
-    assert run.returncode == 0, run.output
-    objects = load_manifests(target)
-    assert objects, f"render.yml -i inventories/{inventory} wrote no manifest into {target}"
-    return objects
-
-
-@pytest.fixture(scope="module", params=INVENTORIES)
-def rendered(request, tmp_path_factory) -> tuple[str, Path, list[tuple[Path, dict]]]:
-    target = tmp_path_factory.mktemp(request.param.replace("/", "-"))
-    return request.param, target, render(request.param, target)
 
 
 def test_every_object_matches_its_schema(rendered):
@@ -103,11 +84,6 @@ def test_storage_class_binds_on_first_consumer(rendered):
 
 
 # The checks must be able to fail: feed them objects broken on purpose.
-
-
-@pytest.fixture(scope="module")
-def local_objects(tmp_path_factory) -> list[dict]:
-    return [obj for _, obj in render("local", tmp_path_factory.mktemp("local-broken"))]
 
 
 def _first(objects: list[dict], kind: str) -> dict:

@@ -1,0 +1,73 @@
+"""The rendered database: HA CloudNativePG, backups, monitoring, and exposure per target."""
+
+from __future__ import annotations
+
+
+def _one(objects: list[dict], kind: str, name: str | None = None) -> dict:
+    matches = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    assert len(matches) == 1, f"expected one {kind} {name or ''}, found {len(matches)}"
+    return matches[0]
+
+
+def test_cluster_has_three_instances_spread_across_nodes(local_objects):
+    cluster = _one(local_objects, "Cluster", "pg-main")
+    assert cluster["metadata"]["namespace"] == "databases"
+    assert cluster["spec"]["instances"] == 3
+    assert cluster["spec"]["affinity"] == {
+        "enablePodAntiAffinity": True,
+        "podAntiAffinityType": "required",
+        "topologyKey": "kubernetes.io/hostname",
+    }
+    assert cluster["spec"]["storage"]["storageClass"] == "platform"
+    assert cluster["spec"]["walStorage"]["storageClass"] == "platform"
+    assert cluster["spec"]["resources"]["requests"]["memory"] == cluster["spec"]["resources"]["limits"]["memory"]
+
+
+def test_wal_is_archived_through_the_barman_cloud_plugin(local_objects):
+    cluster = _one(local_objects, "Cluster", "pg-main")
+    (plugin,) = cluster["spec"]["plugins"]
+    assert plugin["name"] == "barman-cloud.cloudnative-pg.io"
+    assert plugin["isWALArchiver"] is True
+    store = _one(local_objects, "ObjectStore", plugin["parameters"]["barmanObjectName"])
+    assert store["spec"]["configuration"]["endpointURL"] == "http://minio.object-store.svc:9000"
+    backup = _one(local_objects, "ScheduledBackup")
+    assert backup["spec"]["cluster"]["name"] == "pg-main"
+    assert backup["spec"]["method"] == "plugin"
+    assert len(backup["spec"]["schedule"].split()) == 6
+
+
+def test_pod_monitor_is_created_explicitly(local_objects):
+    monitor = _one(local_objects, "PodMonitor", "pg-main")
+    assert monitor["spec"]["selector"]["matchLabels"] == {"cnpg.io/cluster": "pg-main"}
+    assert "enablePodMonitor" not in str(_one(local_objects, "Cluster", "pg-main")["spec"])
+
+
+def test_local_target_exposes_the_primary_through_a_restricted_load_balancer(local_objects):
+    service = _one(local_objects, "Service", "pg-main-rw-lb")
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert service["spec"]["loadBalancerSourceRanges"]
+    assert "0.0.0.0/0" not in service["spec"]["loadBalancerSourceRanges"]
+    assert service["spec"]["selector"] == {"cnpg.io/cluster": "pg-main", "cnpg.io/instanceRole": "primary"}
+
+
+def test_cloud_target_never_exposes_the_database(cloud_objects):
+    database = [o for o in cloud_objects if o["metadata"].get("namespace") == "databases"]
+    assert not [o for o in database if o["kind"] == "Service" and o["spec"].get("type") == "LoadBalancer"]
+    policy = _one(cloud_objects, "NetworkPolicy", "pg-main-clients")
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    allowed = policy["spec"]["ingress"][0]["from"][1]["namespaceSelector"]["matchExpressions"][0]["values"]
+    assert set(allowed) == {"password-generator", "user-hasher", "kv-store", "cnpg-system", "monitoring"}
+
+
+def test_cloud_backups_use_workload_identity_not_keys(cloud_objects):
+    store = _one(cloud_objects, "ObjectStore")
+    configuration = store["spec"]["configuration"]
+    assert configuration["destinationPath"].startswith("gs://")
+    assert configuration["googleCredentials"] == {"gkeEnvironment": True}
+    assert "s3Credentials" not in configuration
+    cluster = _one(cloud_objects, "Cluster", "pg-main")
+    assert "iam.gke.io/gcp-service-account" in cluster["spec"]["serviceAccountTemplate"]["metadata"]["annotations"]
+
+
+def test_no_secret_is_ever_rendered(local_objects, cloud_objects):
+    assert not [o for o in local_objects + cloud_objects if o["kind"] == "Secret"]
