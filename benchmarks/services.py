@@ -5,8 +5,10 @@ Every server runs on 127.0.0.1 as it runs in its image; wrk loads one at a
 time (default: 2 threads, 32 connections, 10 s) and each measurement is
 repeated ``--runs`` times, the targets taking turns so that noise from other
 work on the machine spreads over all of them. Reported: median requests/s,
-median p50 and p99 latency, and the ratio of each service's rps to its
-baseline's (FastAPI constant endpoint; Flask with one Redis SET+GET).
+median p50 and p99 latency, the server's CPU time per request, and the ratio
+of each service to its baseline (FastAPI constant endpoint; Flask with one
+Redis SET+GET) by rps and by CPU per request. On a busy machine the CPU
+ratio is the steadier of the two.
 
     .venv/bin/python benchmarks/services.py                 # full run, ~3 min
     .venv/bin/python benchmarks/services.py --duration 3 --runs 1
@@ -69,13 +71,15 @@ def targets() -> list[Target]:
 
 
 def parse_wrk(output: str) -> dict[str, float]:
-    """Requests/s and the p50/p99 latencies (ms) from ``wrk --latency`` output."""
+    """Requests, requests/s and the p50/p99 latencies (ms) from ``wrk --latency`` output."""
+    requests = re.search(r"(\d+) requests in", output)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
     latencies = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", output, re.MULTILINE))
-    if not rps or set(latencies) != {"50", "99"}:
+    if not requests or not rps or set(latencies) != {"50", "99"}:
         raise RuntimeError(f"could not read wrk output:\n{output}")
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     return {
+        "requests": int(requests.group(1)),
         "rps": float(rps.group(1)),
         "p50_ms": _to_ms(latencies["50"]),
         "p99_ms": _to_ms(latencies["99"]),
@@ -88,11 +92,25 @@ def _to_ms(value: str) -> float:
     return float(number) * LATENCY_UNITS[unit]
 
 
-def run_wrk(url: str, threads: int, connections: int, duration: int) -> dict[str, float]:
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its live children (gunicorn workers)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        return seconds + sum(process_tree_cpu_seconds(int(child)) for child in children.read().split())
+
+
+def run_wrk(url: str, threads: int, connections: int, duration: int, server_pid: int) -> dict[str, float]:
+    """One wrk run, plus the server's CPU per request: unlike rps, that barely moves when
+    other work on the machine takes CPU away from the server."""
     wrk = find_binary("wrk", "wrk")
     argv = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", url]
+    cpu_before = process_tree_cpu_seconds(server_pid)
     result = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=duration + 60)
-    return parse_wrk(result.stdout)
+    measured = parse_wrk(result.stdout)
+    measured["cpu_us_per_request"] = (process_tree_cpu_seconds(server_pid) - cpu_before) / measured["requests"] * 1e6
+    return measured
 
 
 def start_servers(redis_url: str) -> dict[str, AppServer]:
@@ -115,13 +133,17 @@ def summarise(runs: dict[str, list[dict]]) -> dict[str, dict]:
             "rps": statistics.median(r["rps"] for r in measured),
             "p50_ms": statistics.median(r["p50_ms"] for r in measured),
             "p99_ms": statistics.median(r["p99_ms"] for r in measured),
+            "cpu_us_per_request": statistics.median(r["cpu_us_per_request"] for r in measured),
             "non_2xx": sum(r["non_2xx"] for r in measured),
             "baseline": target.baseline,
             "runs": measured,
         }
     for name, entry in summary.items():
         if entry["baseline"]:
-            entry["ratio_to_baseline"] = entry["rps"] / summary[entry["baseline"]]["rps"]
+            baseline = summary[entry["baseline"]]
+            entry["ratio_to_baseline"] = entry["rps"] / baseline["rps"]
+            # The rps ratio the server would reach with the CPU to itself.
+            entry["cpu_ratio_to_baseline"] = baseline["cpu_us_per_request"] / entry["cpu_us_per_request"]
             entry["meets_target"] = _meets(name, entry)
     return summary
 
@@ -137,11 +159,16 @@ def _meets(name: str, entry: dict) -> bool:
 
 
 def print_table(summary: dict[str, dict]) -> None:
-    print(f"{'target':<20} {'rps':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs baseline':>12} {'target met':>11}")
+    header = ["target", "rps", "p50 ms", "p99 ms", "CPU us/req", "rps vs base", "CPU vs base", "target met"]
+    print(f"{header[0]:<20}" + "".join(f"{title:>12}" for title in header[1:]))
     for name, entry in summary.items():
         ratio = f"{entry['ratio_to_baseline']:.0%}" if "ratio_to_baseline" in entry else "-"
+        cpu_ratio = f"{entry['cpu_ratio_to_baseline']:.0%}" if "cpu_ratio_to_baseline" in entry else "-"
         met = {True: "yes", False: "NO"}.get(entry.get("meets_target"), "-")
-        print(f"{name:<20} {entry['rps']:>9.0f} {entry['p50_ms']:>8.2f} {entry['p99_ms']:>8.2f} {ratio:>12} {met:>11}")
+        print(
+            f"{name:<20}{entry['rps']:>12.0f}{entry['p50_ms']:>12.2f}{entry['p99_ms']:>12.2f}"
+            f"{entry['cpu_us_per_request']:>12.0f}{ratio:>12}{cpu_ratio:>12}{met:>12}"
+        )
 
 
 def main() -> int:
@@ -158,11 +185,12 @@ def main() -> int:
     try:
         servers = start_servers(redis.url)
         for target in targets():  # warm up: first requests open pools and fill caches
-            run_wrk(servers[target.name].url + target.path, args.threads, args.connections, 1)
+            run_wrk(servers[target.name].url + target.path, args.threads, args.connections, 1, servers[target.name].pid)
         runs: dict[str, list[dict]] = {target.name: [] for target in targets()}
         for run in range(args.runs):
             for target in targets():
-                result = run_wrk(servers[target.name].url + target.path, args.threads, args.connections, args.duration)
+                server = servers[target.name]
+                result = run_wrk(server.url + target.path, args.threads, args.connections, args.duration, server.pid)
                 runs[target.name].append(result)
                 print(f"run {run + 1}/{args.runs} {target.name}: {result['rps']:.0f} rps", file=sys.stderr)
     finally:
