@@ -100,10 +100,10 @@ def test_a_server_that_stays_up_fails_nothing(http_server):
     assert result["changed"] is False
     assert (result["scheduled"], result["successes"], result["failures"]) == (2 * RATE, 2 * RATE, 0)
     assert result["longest_failure_gap"]["attempts"] == 0
-    assert result["longest_gap"]["seconds"] < 3 / RATE
+    assert result["longest_gap"]["seconds"] < 0.5
     assert 0 < result["latency_p50_ms"] <= result["latency_p95_ms"] <= result["latency_p99_ms"]
     assert result["latency_p99_ms"] <= result["latency_max_ms"] < 1000
-    assert result["max_start_delay_ms"] < 1000 / RATE
+    assert result["max_start_delay_ms"] < 250
 
 
 def test_unexpected_status_fails_the_task_with_fail_on_error(http_server):
@@ -121,7 +121,8 @@ def test_slow_answers_are_timeouts_and_later_requests_still_leave_on_time(http_s
     result = run_module("sre.platform.http_probe", args)
     assert not result.get("failed"), result.get("msg")
     assert result["failures_by_reason"]["timeout"] == result["failures"] == 10
-    assert result["max_start_delay_ms"] < 100, "a hanging request must not delay the next ones"
+    # One at a time, request 9 would start 1.8 s late (each waits for the 0.3 s timeout of the one before).
+    assert result["max_start_delay_ms"] < 250, "a hanging request must not delay the next ones"
     assert result["longest_failure_gap"]["seconds"] == pytest.approx(1, abs=0.05)
     assert time.monotonic() - started < 30
 
