@@ -67,6 +67,7 @@ from tests.harness.servers import LOOPBACK, ManagedServer, free_port, wait_for_h
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SCHEMAS_DIR = REPO_ROOT.parent / "shared" / "schemas"
+PROJECT_SCHEMAS_DIR = REPO_ROOT / "files" / "schemas"
 # TEST-NET-2 (RFC 5737): addresses that can never reach a real host.
 LOAD_BALANCER_POOL = "198.51.100."
 PRESENT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -682,6 +683,8 @@ def build_emulator(auto_status: bool = False, schemas: Path | None = None) -> Ku
     """An emulator that already serves every custom resource of the schemas directory."""
     emulator = KubeEmulator(auto_status=auto_status)
     emulator.add_resources(schema_resources(schemas or schemas_dir()))
+    # Kinds the shared catalogue lacks, with schemas kept in the project (files/schemas).
+    emulator.add_resources(schema_resources(PROJECT_SCHEMAS_DIR))
     return emulator
 
 
