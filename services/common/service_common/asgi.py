@@ -188,16 +188,25 @@ def serve(app, readiness: Readiness, settings: ServerSettings) -> None:
 
 
 def create_service_app(
-    identity: Identity, access_log: bool, ready_check: ReadyCheck | None = None, **fastapi_options
+    identity: Identity,
+    access_log: bool,
+    routers: list[APIRouter],
+    ready_check: ReadyCheck | None = None,
+    **fastapi_options,
 ) -> FastAPI:
-    """A FastAPI application with the probes, metrics and request logging every service has.
+    """A FastAPI application with the service's routers and the probes, metrics and
+    request logging every service has.
 
-    ``app.state.readiness`` and ``app.state.metrics`` are there for the service's own routes.
+    The service's routes come before the probes: routes are tried in order, and
+    the service's own traffic is the bulk. Its handlers find ``readiness`` and
+    ``metrics`` in ``request.app.state``.
     """
     app = FastAPI(version=identity.app_version, **fastapi_options)
     app.state.readiness = Readiness()
     app.state.metrics = HttpMetrics(identity, Registry())
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics, access_log=access_log)
+    for router in routers:
+        app.include_router(router)
     app.include_router(probe_router(app.state.readiness, app.state.metrics, ready_check))
     return app
 

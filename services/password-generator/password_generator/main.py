@@ -15,11 +15,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app = create_service_app(
         identity_from_env(SERVICE, __version__),
         access_log=settings.access_log,
+        routers=[router],
         title=SERVICE,
         description="Generates passwords with exact numbers of special characters and digits (CSPRNG).",
     )
     app.state.passwords_generated = app.state.metrics.counter(
         "passwords_generated_total", "Passwords generated since the process started."
     )
-    app.include_router(router)
     return app

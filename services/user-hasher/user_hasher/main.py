@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from service_common.asgi import create_service_app
 from service_common.env import ServerSettings, env_str, identity_from_env, server_settings_from_env
 
@@ -23,6 +23,10 @@ def _salt_from_env() -> str:
     return salt
 
 
+router = APIRouter(tags=["hashes"])
+
+
+@router.get("/user_hash", summary="Hash a user id")
 async def hash_user(
     request: Request,
     user_id: Annotated[str, Query(min_length=1, max_length=MAX_USER_ID_LENGTH, description="The user id to hash.")],
@@ -37,6 +41,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app = create_service_app(
         identity_from_env(SERVICE, __version__),
         access_log=settings.access_log,
+        routers=[router],
         title=SERVICE,
         description="Salted SHA-1 hashes of user ids.",
     )
@@ -44,5 +49,4 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.user_hashes_generated = app.state.metrics.counter(
         "user_hashes_generated_total", "User hashes generated since the process started."
     )
-    app.add_api_route("/user_hash", hash_user, methods=["GET"], tags=["hashes"], summary="Hash a user id")
     return app
