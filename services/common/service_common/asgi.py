@@ -25,6 +25,7 @@ from service_common.observability import (
     UNMATCHED_ROUTE,
     configure_logging,
     log_request,
+    method_label,
     request_id_from,
     request_id_var,
     status_class,
@@ -125,7 +126,7 @@ class ObservabilityMiddleware:
         finally:
             elapsed = time.perf_counter() - start
             route = _route_template(scope)
-            self.metrics.observe(route, scope["method"], status, elapsed)
+            self.metrics.observe(route, method_label(scope["method"]), status, elapsed)
             if self.access_log or status >= 500:
                 log_request(scope["method"], route, scope["path"], status, elapsed)
             request_id_var.reset(token)

@@ -32,6 +32,15 @@ def request_id_from(header_value: str | None) -> str:
     return uuid.uuid4().hex
 
 
+# Methods kept as metric labels; any other verb a client invents counts as OTHER,
+# so clients cannot create series at will.
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    return method if method in _KNOWN_METHODS else "OTHER"
+
+
 def status_class(status: int) -> str:
     """200 -> '2xx': keeps the label set small whatever status codes appear."""
     return f"{status // 100}xx"

@@ -24,6 +24,7 @@ from service_common.observability import (
     REQUEST_ID_HEADER,
     UNMATCHED_ROUTE,
     log_request,
+    method_label,
     request_id_from,
     request_id_var,
     status_class,
@@ -137,7 +138,7 @@ def install_observability(
         response.headers[REQUEST_ID_HEADER] = g.request_id
         elapsed = time.perf_counter() - g.request_started
         route = request.url_rule.rule if request.url_rule else UNMATCHED_ROUTE
-        metrics.observe(route, request.method, response.status_code, elapsed)
+        metrics.observe(route, method_label(request.method), response.status_code, elapsed)
         if access_log or response.status_code >= 500:
             log_request(request.method, route, request.path, response.status_code, elapsed)
         return response

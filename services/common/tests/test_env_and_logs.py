@@ -7,7 +7,7 @@ import logging
 
 import pytest
 from service_common.env import ConfigError, env_bool, env_int, identity_from_env, server_settings_from_env
-from service_common.observability import JsonFormatter, request_id_from, request_id_var, status_class
+from service_common.observability import JsonFormatter, method_label, request_id_from, request_id_var, status_class
 
 
 @pytest.mark.parametrize(
@@ -48,6 +48,10 @@ def test_request_ids_are_kept_only_when_plain():
 @pytest.mark.parametrize(("status", "expected"), [(200, "2xx"), (302, "3xx"), (404, "4xx"), (503, "5xx")])
 def test_status_class(status, expected):
     assert status_class(status) == expected
+
+
+def test_invented_methods_share_one_label():
+    assert [method_label(m) for m in ("GET", "DELETE", "BREW", "get")] == ["GET", "DELETE", "OTHER", "OTHER"]
 
 
 def test_json_log_line_has_request_id_and_extra_fields():
