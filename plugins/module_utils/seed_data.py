@@ -1,50 +1,48 @@
-"""Deterministic, realistic rows for the shop schema, as COPY text, one chunk at a time.
+"""Deterministic, realistic rows for the shop schema, as COPY text, one block of ids at a time.
 
 Calling Faker per row is about 100 times too slow for a million rows, so Faker
-(seeded) fills small value pools once; rows combine pool values with a
-``random.Random`` seeded per (seed, table, chunk), so any chunk can be generated
-on its own, in any process, and always gives the same rows. Values several
-tables must agree on (an order's time, an item's product and price, the order
-total a payment carries) come from ``mix()``, a hash of the row id, so they need
-no shared state between chunks.
+(seeded) fills small value pools once and rows combine pool values. Every
+random choice comes from a keyed byte stream: SHAKE-128 of (seed, table,
+column, block of ``BLOCK_ROWS`` ids). A row's values therefore depend only on
+the seed and its id, never on how the ids are split into chunks or workers,
+and any table can recompute another table's draws (a payment recomputes its
+order's items to carry their total) without shared state. Turning the stream
+into values is C-level list work (``map`` over a 65,536-entry wheel of a pool)
+rather than a Python call per row: that is what makes a million rows cheap.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
+import operator
 import random
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import sys
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields
 
-_MASK64 = (1 << 64) - 1
-_GOLDEN = 0x9E3779B97F4A7C15
-_FIRST_HOUR = datetime.datetime(2022, 1, 1, tzinfo=datetime.UTC)
+# Ids per keyed stream. Also the unit the loader streams to COPY, so the server
+# parses one block while the next one is generated.
+BLOCK_ROWS = 5_000
+
+_WHEEL_SIZE = 1 << 16  # a 16-bit word picks a wheel entry directly
+_FIRST_DAY = datetime.date(2022, 1, 1)
 _SPAN_HOURS = 3 * 365 * 24  # orders spread over three years
 _SLACK_HOURS = 24 * 10  # room after the span for shipping and delivery
 _CARRIERS = ("UPS", "FedEx", "DHL", "USPS", "GLS")
 _PAYMENT_METHODS = ("card", "card", "card", "paypal", "bank_transfer", "gift_card")
-_ADDRESS_KINDS = ("shipping", "billing")
 _OPEN_ORDER_STATUSES = ("pending", "pending", "pending", "cancelled")
-_STOCK_LEVELS = [str(level) for level in range(500)]
-_QUANTITIES = ("1", "2", "3", "4")
+_RATINGS = ("1",) * 5 + ("2",) * 5 + ("3",) * 15 + ("4",) * 35 + ("5",) * 40
+_QUANTITIES = 4  # an order item holds 1 to 4 units
 # Tables whose ids other tables pick at random.
 _PICKED_IDS = ("categories", "suppliers", "warehouses", "customers", "products")
-
-
-def mix(value: int, salt: int) -> int:
-    """A 48-bit hash of ``value``: cheap, deterministic, well spread."""
-    z = ((value ^ salt) * _GOLDEN) & _MASK64
-    return (z ^ (z >> 29)) >> 16
+_SHIPPED, _DELIVERED, _PAID = "shipped", "delivered", "paid"
 
 
 def seeded_random(*parts: object) -> random.Random:
     """A PRNG for fake data: reproducible from the seed on purpose, so never for secrets."""
     return random.Random(":".join(map(str, parts)))  # noqa: S311
-
-
-def mix_many(values: range, salt: int) -> list[int]:
-    """``[mix(v, salt) for v in values]`` without a call per value (the hot loop of the large tables)."""
-    return [((z := ((v ^ salt) * _GOLDEN) & _MASK64) ^ (z >> 29)) >> 16 for v in values]
 
 
 def _clean(text: str) -> str:
@@ -54,7 +52,7 @@ def _clean(text: str) -> str:
 
 @dataclass
 class Pools:
-    """Realistic values drawn once from a seeded Faker."""
+    """Realistic values drawn once from a seeded Faker (and calendar text built once)."""
 
     first_names: list[str]
     last_names: list[str]
@@ -71,9 +69,14 @@ class Pools:
     paragraphs: list[str]
     price_cents: list[int]
     birth_dates: list[str]
-    timestamps: list[str]
-    hours: list[str]
-    minutes: list[str]
+    hours: list[str]  # "YYYY-MM-DD HH" of every hour of the span and its slack
+    minutes: list[str]  # ":MM:SS+00" of every second of an hour
+
+
+def _calendar_hours() -> list[str]:
+    days = (_SPAN_HOURS + _SLACK_HOURS) // 24
+    dates = [(_FIRST_DAY + datetime.timedelta(days=d)).isoformat() for d in range(days)]
+    return [f"{date} {hour:02d}" for date in dates for hour in range(24)]
 
 
 def build_pools(seed: int) -> Pools:
@@ -104,275 +107,351 @@ def build_pools(seed: int) -> Pools:
         # Log-uniform prices between 1 and 1,000 (most goods are cheap, a few are not).
         price_cents=[int(100 * 10 ** rng.uniform(0, 3)) for _ in range(5000)],
         birth_dates=[datetime.date.fromordinal(birth_start + rng.randrange(20_000)).isoformat() for _ in range(4000)],
-        timestamps=[
-            f"{(_FIRST_HOUR + datetime.timedelta(seconds=rng.randrange(_SPAN_HOURS * 3600))):%Y-%m-%d %H:%M:%S}+00"
-            for _ in range(20_000)
-        ],
-        hours=[
-            (_FIRST_HOUR + datetime.timedelta(hours=h)).strftime("%Y-%m-%d %H")
-            for h in range(_SPAN_HOURS + _SLACK_HOURS)
-        ],
-        minutes=[f"{m // 60:02d}:{m % 60:02d}+00" for m in range(3600)],
+        hours=_calendar_hours(),
+        minutes=[f":{s // 60:02d}:{s % 60:02d}+00" for s in range(3600)],
     )
 
 
-class SeedContext:
-    """Row counts, pools and salts for one seed: everything a chunk needs to generate its rows.
+def _wheel(values: Sequence[str]) -> list[str]:
+    """``values`` repeated to 65,536 entries, so a 16-bit word picks one (each value equally often, to within 1)."""
+    return (list(values) * (_WHEEL_SIZE // len(values) + 1))[:_WHEEL_SIZE]
 
-    Built once before the workers fork; lookups that every row needs (ids as
-    text, product prices) are precomputed here so the per-row work stays small.
+
+_DECIMALS = [f".{cents:02d}" for cents in range(100)]
+
+
+def _money(amounts: Iterable[int]) -> list[str]:
+    """Amounts in cents as decimal text (a table lookup: format specs cost more than the rest of a row)."""
+    return [f"{cents // 100}{_DECIMALS[cents % 100]}" for cents in amounts]
+
+
+def _id_texts(first: int, last: int) -> list[str]:
+    return list(map(str, range(first, last + 1)))
+
+
+def _cyclic_ids(ids: range, modulus: int) -> list[str]:
+    """``str((i - 1) % modulus + 1)`` for every id: runs of consecutive ids, built a run at a time."""
+    texts: list[str] = []
+    start = ids.start
+    while start < ids.stop:
+        offset = (start - 1) % modulus
+        run = min(ids.stop - start, modulus - offset)
+        texts += _id_texts(offset + 1, offset + run)
+        start += run
+    return texts
+
+
+class SeedContext:
+    """Row counts, pools and wheels for one seed: everything a block of rows needs.
+
+    Built once before the workers fork; lookups that many rows share (wheels of
+    the pools, ids as text, an order item's product, quantity and price as
+    text) are precomputed here so the per-row work stays small.
     """
 
     def __init__(self, seed: int, counts: dict[str, int], pools: Pools) -> None:
         self.seed = seed
         self.counts = counts
         self.pools = pools
-        salts = seeded_random(seed, "salts")
-        self.salt_item = salts.getrandbits(64)
-        self.salt_price = salts.getrandbits(64)
-        self.salt_time = salts.getrandbits(64)
-        self.id_text = {name: [str(i) for i in range(1, counts[name] + 1)] for name in _PICKED_IDS}
+        self.values: dict[str, Sequence[str]] = {
+            field.name: getattr(pools, field.name) for field in fields(Pools) if field.name != "price_cents"
+        }
+        self.values.update(
+            first_names_lower=[name.lower() for name in pools.first_names],
+            last_names_lower=[name.lower() for name in pools.last_names],
+            words_title=[word.title() for word in pools.words],
+            carriers=_CARRIERS,
+            payment_methods=_PAYMENT_METHODS,
+            open_statuses=_OPEN_ORDER_STATUSES,
+            ratings=_RATINGS,
+            stock_levels=[str(level) for level in range(500)],
+            digits4=[f"{number:04d}" for number in range(10_000)],
+            span_hours=pools.hours[:_SPAN_HOURS],
+        )
+        self.values.update({name: _id_texts(1, counts[name]) for name in _PICKED_IDS})
+        self.wheels = {name: _wheel(values) for name, values in self.values.items() if len(values) <= _WHEEL_SIZE}
         prices = pools.price_cents
-        self.price_cents = [0] + [
-            prices[mix(p, self.salt_price) % len(prices)] for p in range(1, counts["products"] + 1)
+        price_words = self.words("products", "price", range(1, counts["products"] + 1), "I")
+        self.price_cents = [prices[word % len(prices)] for word in price_words]
+        self.price_text = _money(self.price_cents)
+        # An item picks one of products x quantities; its text and its amount, by that index.
+        self.item_text = [
+            f"{product}\t{quantity}\t{price}"
+            for product, price in enumerate(self.price_text, 1)
+            for quantity in range(1, _QUANTITIES + 1)
         ]
-        self.price_text = [_money(cents) for cents in self.price_cents]
+        self.item_cents = [cents * quantity for cents in self.price_cents for quantity in range(1, _QUANTITIES + 1)]
 
-    def pick_ids(self, rng: random.Random, table: str, count: int) -> list[str]:
-        """``count`` random ids of ``table``, as text."""
-        return rng.choices(self.id_text[table], k=count)
+    def words(self, table: str, column: str, ids: range, typecode: str = "H") -> array:
+        """The random words of ``table.column`` for ``ids``: the same for an id whatever range asks for it."""
+        out = array(typecode)
+        size = out.itemsize
+        for block in range((ids.start - 1) // BLOCK_ROWS, (ids.stop - 2) // BLOCK_ROWS + 1):
+            block_first = block * BLOCK_ROWS + 1
+            low = max(ids.start, block_first) - block_first
+            high = min(ids.stop, block_first + BLOCK_ROWS) - block_first
+            key = f"{self.seed}:{table}:{column}:{block}".encode()
+            out.frombytes(hashlib.shake_128(key).digest(high * size)[low * size :])
+        if sys.byteorder == "big":
+            out.byteswap()  # words are little-endian on every machine
+        return out
+
+    def pick(self, table: str, column: str, ids: range, values: str) -> list[str]:
+        """One of ``self.values[values]`` per id, uniformly at random."""
+        wheel = self.wheels.get(values)
+        if wheel is not None:
+            return list(map(wheel.__getitem__, self.words(table, column, ids)))
+        population = self.values[values]
+        return list(map(population.__getitem__, map(len(population).__rmod__, self.words(table, column, ids, "I"))))
 
     # Values shared between tables -------------------------------------------------
 
-    def product_price(self, product_id: int) -> int:
-        return self.price_cents[product_id]
-
-    def item_product_and_quantity(self, item_id: int) -> tuple[int, int]:
-        h = mix(item_id, self.salt_item)
-        return h % self.counts["products"] + 1, 1 + (h >> 24) % 4
-
-    def item_order(self, item_id: int) -> int:
-        return (item_id - 1) % self.counts["orders"] + 1
-
-    def order_total(self, order_id: int) -> int:
-        """Cents: the sum of the order's items (items o, o + orders, o + 2 * orders, ...)."""
-        total = 0
-        for item_id in range(order_id, self.counts["order_items"] + 1, self.counts["orders"]):
-            product_id, quantity = self.item_product_and_quantity(item_id)
-            total += quantity * self.product_price(product_id)
-        return total
-
-    def order_hour(self, order_id: int) -> int:
+    def order_hours(self, ids: range) -> list[int]:
         """Orders are placed in id order over the span, as a real shop's are."""
-        return (order_id - 1) * _SPAN_HOURS // self.counts["orders"]
+        orders = self.counts["orders"]
+        return [(order_id - 1) * _SPAN_HOURS // orders for order_id in ids]
 
-    def shipping_hours(self, order_id: int, h: int) -> tuple[int, int | None]:
-        """Shipped and delivered hours (None: in transit); ``h`` is ``mix(order_id, salt_time)``."""
-        shipped = self.order_hour(order_id) + 12 + h % 60
-        delivered = shipped + 24 + (h >> 8) % 120
-        in_transit = h % 23 == 0 or delivered >= _SPAN_HOURS + _SLACK_HOURS
-        return shipped, None if in_transit else delivered
+    def order_timestamps(self, ids: range, hours_later: int = 0) -> list[str]:
+        hours = self.values["hours"]
+        minutes = self.pick("orders", "minute", ids, "minutes")
+        return list(map(operator.add, [hours[hour + hours_later] for hour in self.order_hours(ids)], minutes))
 
-    def timestamp(self, hour: int, h: int) -> str:
-        """The hour's timestamp at a minute and second picked by the hash ``h``."""
-        return f"{self.pools.hours[hour]}:{self.pools.minutes[h % 3600]}"
-
-    def order_timestamps(self, ids: range, hashes: list[int], hours_later: int = 0) -> list[str]:
-        hours, minutes, orders = self.pools.hours, self.pools.minutes, self.counts["orders"]
-        return [
-            f"{hours[(i - 1) * _SPAN_HOURS // orders + hours_later]}:{minutes[h % 3600]}"
-            for i, h in zip(ids, hashes, strict=True)
+    def shipping_hours(self, ids: range) -> tuple[list[int], list[int | None]]:
+        """Shipped and delivered hours of orders ``ids`` (delivered None: still in transit)."""
+        shipped = [
+            hour + 12 + word % 60
+            for hour, word in zip(self.order_hours(ids), self.words("orders", "ship", ids), strict=True)
         ]
+        delays = self.words("orders", "delivery", ids)
+        end = _SPAN_HOURS + _SLACK_HOURS
+        delivered = [
+            None if word % 23 == 0 or hour + 24 + word % 120 >= end else hour + 24 + word % 120
+            for hour, word in zip(shipped, delays, strict=True)
+        ]
+        return shipped, delivered
 
-    def random_timestamps(self, rng: random.Random, count: int) -> list[str]:
-        return rng.choices(self.pools.timestamps, k=count)
+    def order_totals(self, ids: range) -> list[int]:
+        """Cents: the sum of each order's items (items o, o + orders, o + 2 * orders, ...)."""
+        orders, items, choices = self.counts["orders"], self.counts["order_items"], len(self.item_cents)
+        totals = [0] * len(ids)
+        for first_item in range(ids.start, items + 1, orders):
+            picked = self.words("order_items", "item", range(first_item, min(first_item + len(ids), items + 1)), "I")
+            amounts = [self.item_cents[word % choices] for word in picked]
+            totals[: len(amounts)] = map(operator.add, totals[: len(amounts)], amounts)
+        return totals
+
+    def timestamps_between(self, table: str, column: str, ids: range) -> list[str]:
+        """Random times over the span (when a row was created or updated)."""
+        hours = self.pick(table, f"{column}_hour", ids, "span_hours")
+        return list(map(operator.add, hours, self.pick(table, f"{column}_minute", ids, "minutes")))
 
 
-def _money(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
-
-
-def _copy_text(columns: Iterable[Iterable[str]]) -> str:
+def _copy_text(columns: list[Sequence[str]]) -> str:
     return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
 
 
-def _ids(first: int, last: int) -> range:
-    return range(first, last + 1)
-
-
-def _categories(ctx: SeedContext, rng: random.Random, ids: range) -> list:
-    n = len(ids)
-    words = ctx.pools.words
-    names = [f"{a.title()} {b.title()}" for a, b in zip(rng.choices(words, k=n), rng.choices(words, k=n), strict=True)]
+def _categories(ctx: SeedContext, ids: range) -> list:
+    pick = ctx.pick
+    names = list(
+        map(
+            "{} {}".format,
+            pick("categories", "word1", ids, "words_title"),
+            pick("categories", "word2", ids, "words_title"),
+        )
+    )
     slugs = [f"{name.lower().replace(' ', '-')}-{i}" for name, i in zip(names, ids, strict=True)]
-    return [map(str, ids), names, slugs, rng.choices(ctx.pools.sentences, k=n)]
+    return [_id_texts(ids.start, ids.stop - 1), names, slugs, pick("categories", "description", ids, "sentences")]
 
 
-def _suppliers(ctx: SeedContext, rng: random.Random, ids: range) -> list:
-    n = len(ids)
-    domains = rng.choices(ctx.pools.domains, k=n)
+def _suppliers(ctx: SeedContext, ids: range) -> list:
+    pick = ctx.pick
+    domains = pick("suppliers", "domain", ids, "domains")
     return [
-        map(str, ids),
-        rng.choices(ctx.pools.companies, k=n),
-        [f"sales{i}@{d}" for i, d in zip(ids, domains, strict=True)],
-        rng.choices(ctx.pools.phones, k=n),
-        rng.choices(ctx.pools.countries, k=n),
-        ctx.random_timestamps(rng, n),
+        _id_texts(ids.start, ids.stop - 1),
+        pick("suppliers", "name", ids, "companies"),
+        [f"sales{i}@{domain}" for i, domain in zip(ids, domains, strict=True)],
+        pick("suppliers", "phone", ids, "phones"),
+        pick("suppliers", "country", ids, "countries"),
+        ctx.timestamps_between("suppliers", "created_at", ids),
     ]
 
 
-def _warehouses(ctx: SeedContext, rng: random.Random, ids: range) -> list:
-    n = len(ids)
+def _warehouses(ctx: SeedContext, ids: range) -> list:
     return [
-        map(str, ids),
+        _id_texts(ids.start, ids.stop - 1),
         [f"WH-{i:04d}" for i in ids],
-        rng.choices(ctx.pools.cities, k=n),
-        rng.choices(ctx.pools.countries, k=n),
+        ctx.pick("warehouses", "city", ids, "cities"),
+        ctx.pick("warehouses", "country", ids, "countries"),
     ]
 
 
-def _customers(ctx: SeedContext, rng: random.Random, ids: range) -> list:
-    n = len(ids)
-    first = rng.choices(ctx.pools.first_names, k=n)
-    last = rng.choices(ctx.pools.last_names, k=n)
-    domains = rng.choices(ctx.pools.domains, k=n)
-    emails = [f"{f}.{la}{i}@{d}".lower() for f, la, i, d in zip(first, last, ids, domains, strict=True)]
+def _customers(ctx: SeedContext, ids: range) -> list:
+    pick, words = ctx.pick, ctx.words
+    # First and last names and their lower-case forms for the email come from the same words.
+    first_words, last_words = words("customers", "first_name", ids), words("customers", "last_name", ids)
+    first = list(map(ctx.wheels["first_names"].__getitem__, first_words))
+    last = list(map(ctx.wheels["last_names"].__getitem__, last_words))
+    emails = [
+        f"{f}.{la}{i}@{d}"
+        for f, la, i, d in zip(
+            map(ctx.wheels["first_names_lower"].__getitem__, first_words),
+            map(ctx.wheels["last_names_lower"].__getitem__, last_words),
+            ids,
+            pick("customers", "domain", ids, "domains"),
+            strict=True,
+        )
+    ]
     return [
-        map(str, ids),
+        _id_texts(ids.start, ids.stop - 1),
         first,
         last,
         emails,
-        rng.choices(ctx.pools.phones, k=n),
-        rng.choices(ctx.pools.birth_dates, k=n),
-        ctx.random_timestamps(rng, n),
+        pick("customers", "phone", ids, "phones"),
+        pick("customers", "birth_date", ids, "birth_dates"),
+        ctx.timestamps_between("customers", "created_at", ids),
     ]
 
 
-def _products(ctx: SeedContext, rng: random.Random, ids: range) -> list:
-    n = len(ids)
-    words = ctx.pools.words
+def _products(ctx: SeedContext, ids: range) -> list:
+    pick = ctx.pick
     names = [
-        f"{a.title()} {b} {i % 1000}"
-        for a, b, i in zip(rng.choices(words, k=n), rng.choices(words, k=n), ids, strict=True)
+        f"{a} {b} {i % 1000}"
+        for a, b, i in zip(
+            pick("products", "word1", ids, "words_title"), pick("products", "word2", ids, "words"), ids, strict=True
+        )
     ]
     return [
-        map(str, ids),
-        ctx.pick_ids(rng, "categories", n),
-        ctx.pick_ids(rng, "suppliers", n),
+        _id_texts(ids.start, ids.stop - 1),
+        pick("products", "category_id", ids, "categories"),
+        pick("products", "supplier_id", ids, "suppliers"),
         [f"SKU-{i:09d}" for i in ids],
         names,
-        rng.choices(ctx.pools.sentences, k=n),
-        ctx.price_text[ids.start : ids.stop],
-        ctx.random_timestamps(rng, n),
+        pick("products", "description", ids, "sentences"),
+        ctx.price_text[ids.start - 1 : ids.stop - 1],
+        ctx.timestamps_between("products", "created_at", ids),
     ]
 
 
-def _addresses(ctx: SeedContext, rng: random.Random, ids: range) -> list:
+def _addresses(ctx: SeedContext, ids: range) -> list:
     # Address c belongs to customer c, so every customer has one and orders can ship there.
-    n = len(ids)
     customers = ctx.counts["customers"]
+    shipping = max(0, min(ids.stop, customers + 1) - ids.start)
+    pick = ctx.pick
     return [
-        map(str, ids),
-        [str((i - 1) % customers + 1) for i in ids],
-        [_ADDRESS_KINDS[i > customers] for i in ids],
-        rng.choices(ctx.pools.streets, k=n),
-        rng.choices(ctx.pools.cities, k=n),
-        rng.choices(ctx.pools.postcodes, k=n),
-        rng.choices(ctx.pools.countries, k=n),
+        _id_texts(ids.start, ids.stop - 1),
+        _cyclic_ids(ids, customers),
+        ["shipping"] * shipping + ["billing"] * (len(ids) - shipping),
+        pick("addresses", "street", ids, "streets"),
+        pick("addresses", "city", ids, "cities"),
+        pick("addresses", "postcode", ids, "postcodes"),
+        pick("addresses", "country", ids, "countries"),
     ]
 
 
-def _inventory(ctx: SeedContext, rng: random.Random, ids: range) -> list:
+def _inventory(ctx: SeedContext, ids: range) -> list:
     # Row r stocks product r in the first warehouse, then the next warehouse, ...: (product, warehouse) is unique.
     products = ctx.counts["products"]
     return [
-        map(str, ids),
-        [str((i - 1) % products + 1) for i in ids],
+        _id_texts(ids.start, ids.stop - 1),
+        _cyclic_ids(ids, products),
         [str((i - 1) // products + 1) for i in ids],
-        rng.choices(_STOCK_LEVELS, k=len(ids)),
-        ctx.random_timestamps(rng, len(ids)),
+        ctx.pick("inventory", "quantity", ids, "stock_levels"),
+        ctx.timestamps_between("inventory", "updated_at", ids),
     ]
 
 
-def _order_status(ctx: SeedContext, rng: random.Random, order_id: int, h: int) -> str:
-    if order_id <= ctx.counts["shipments"]:
-        return "shipped" if ctx.shipping_hours(order_id, h)[1] is None else "delivered"
-    if order_id <= ctx.counts["payments"]:
-        return "paid"
-    return rng.choice(_OPEN_ORDER_STATUSES)
+def _split(ids: range, *bounds: int) -> list[range]:
+    """``ids`` cut at each bound (ids up to the bound, then the rest)."""
+    parts, start = [], ids.start
+    for bound in (*bounds, ids.stop - 1):
+        stop = max(start, min(ids.stop, bound + 1))
+        parts.append(range(start, stop))
+        start = stop
+    return parts
 
 
-def _orders(ctx: SeedContext, rng: random.Random, ids: range) -> list:
-    customers = ctx.pick_ids(rng, "customers", len(ids))
-    hashes = mix_many(ids, ctx.salt_time)
+def _order_statuses(ctx: SeedContext, ids: range) -> list[str]:
+    """Shipped or delivered (as its shipment says), then paid, then pending or cancelled (not paid yet)."""
+    shipped, paid, unpaid = _split(ids, ctx.counts["shipments"], ctx.counts["payments"])
+    statuses = [_SHIPPED if hour is None else _DELIVERED for hour in ctx.shipping_hours(shipped)[1]] if shipped else []
+    return statuses + [_PAID] * len(paid) + (ctx.pick("orders", "status", unpaid, "open_statuses") if unpaid else [])
+
+
+def _orders(ctx: SeedContext, ids: range) -> list:
+    customers = ctx.pick("orders", "customer_id", ids, "customers")
     return [
-        map(str, ids),
+        _id_texts(ids.start, ids.stop - 1),
         customers,
         customers,  # the customer's own address (see _addresses)
-        [_order_status(ctx, rng, i, h) for i, h in zip(ids, hashes, strict=True)],
-        ctx.order_timestamps(ids, hashes),
+        _order_statuses(ctx, ids),
+        ctx.order_timestamps(ids),
     ]
 
 
-def _order_items(ctx: SeedContext, rng: random.Random, ids: range) -> list:
-    # Same arithmetic as SeedContext.item_product_and_quantity, one list at a time.
-    hashes = mix_many(ids, ctx.salt_item)
-    products = [h % ctx.counts["products"] + 1 for h in hashes]
-    orders = ctx.counts["orders"]
+def _order_items(ctx: SeedContext, ids: range) -> list:
+    choices = len(ctx.item_text)
     return [
-        map(str, ids),
-        [str((i - 1) % orders + 1) for i in ids],
-        map(str, products),
-        [_QUANTITIES[(h >> 24) % 4] for h in hashes],
-        [ctx.price_text[product] for product in products],
+        _id_texts(ids.start, ids.stop - 1),
+        _cyclic_ids(ids, ctx.counts["orders"]),
+        # product, quantity and unit price, in one text (see SeedContext.order_totals for the same draw)
+        [ctx.item_text[word % choices] for word in ctx.words("order_items", "item", ids, "I")],
     ]
 
 
-def _payments(ctx: SeedContext, rng: random.Random, ids: range) -> list:
-    # Payment p pays order p, for the order's total, shortly after it was placed.
-    n = len(ids)
+def _payments(ctx: SeedContext, ids: range) -> list:
+    # Payment p pays order p, for the order's total, an hour after it was placed.
+    order_ids = _id_texts(ids.start, ids.stop - 1)
     return [
-        map(str, ids),
-        map(str, ids),
-        rng.choices(_PAYMENT_METHODS, k=n),
-        [_money(ctx.order_total(i)) for i in ids],
-        ["captured"] * n,
-        ctx.order_timestamps(ids, mix_many(ids, ctx.salt_time), hours_later=1),
+        order_ids,
+        order_ids,
+        ctx.pick("payments", "method", ids, "payment_methods"),
+        _money(ctx.order_totals(ids)),
+        ["captured"] * len(ids),
+        ctx.order_timestamps(ids, hours_later=1),
     ]
 
 
-def _shipments(ctx: SeedContext, rng: random.Random, ids: range) -> list:
-    n = len(ids)
-    hashes = mix_many(ids, ctx.salt_time)
-    hours = [ctx.shipping_hours(i, h) for i, h in zip(ids, hashes, strict=True)]
+def _tracking_numbers(ctx: SeedContext, ids: range) -> list[str]:
+    """``1Z`` and twelve random digits, four at a time."""
+    groups = [ctx.pick("shipments", f"tracking{part}", ids, "digits4") for part in range(3)]
+    return [f"1Z{a}{b}{c}" for a, b, c in zip(*groups, strict=True)]
+
+
+def _shipments(ctx: SeedContext, ids: range) -> list:
+    # Shipment s ships order s.
+    hours = ctx.values["hours"]
+    shipped, delivered = ctx.shipping_hours(ids)
+    shipped_minutes = ctx.pick("shipments", "shipped_minute", ids, "minutes")
+    delivered_minutes = ctx.pick("shipments", "delivered_minute", ids, "minutes")
+    order_ids = _id_texts(ids.start, ids.stop - 1)
     return [
-        map(str, ids),
-        map(str, ids),
-        ctx.pick_ids(rng, "warehouses", n),
-        rng.choices(_CARRIERS, k=n),
-        [f"1Z{h % 10**12:012d}" for h in mix_many(ids, ctx.salt_item)],
-        [ctx.timestamp(shipped, h) for (shipped, _), h in zip(hours, hashes, strict=True)],
+        order_ids,
+        order_ids,
+        ctx.pick("shipments", "warehouse_id", ids, "warehouses"),
+        ctx.pick("shipments", "carrier", ids, "carriers"),
+        _tracking_numbers(ctx, ids),
+        list(map(operator.add, map(hours.__getitem__, shipped), shipped_minutes)),
         [
-            "\\N" if delivered is None else ctx.timestamp(delivered, h)
-            for (_, delivered), h in zip(hours, hashes, strict=True)
+            "\\N" if hour is None else hours[hour] + minute
+            for hour, minute in zip(delivered, delivered_minutes, strict=True)
         ],
     ]
 
 
-def _reviews(ctx: SeedContext, rng: random.Random, ids: range) -> list:
-    n = len(ids)
+def _reviews(ctx: SeedContext, ids: range) -> list:
+    pick = ctx.pick
     return [
-        map(str, ids),
-        ctx.pick_ids(rng, "products", n),
-        ctx.pick_ids(rng, "customers", n),
-        rng.choices("12345", weights=(5, 5, 15, 35, 40), k=n),
-        rng.choices(ctx.pools.titles, k=n),
-        rng.choices(ctx.pools.paragraphs, k=n),
-        ctx.random_timestamps(rng, n),
+        _id_texts(ids.start, ids.stop - 1),
+        pick("reviews", "product_id", ids, "products"),
+        pick("reviews", "customer_id", ids, "customers"),
+        pick("reviews", "rating", ids, "ratings"),
+        pick("reviews", "title", ids, "titles"),
+        pick("reviews", "body", ids, "paragraphs"),
+        ctx.timestamps_between("reviews", "created_at", ids),
     ]
 
 
-GENERATORS: dict[str, Callable[[SeedContext, random.Random, range], list]] = {
+GENERATORS: dict[str, Callable[[SeedContext, range], list]] = {
     "categories": _categories,
     "suppliers": _suppliers,
     "warehouses": _warehouses,
@@ -388,7 +467,12 @@ GENERATORS: dict[str, Callable[[SeedContext, random.Random, range], list]] = {
 }
 
 
-def chunk_rows(ctx: SeedContext, table: str, chunk: int, first: int, last: int) -> str:
+def rows(ctx: SeedContext, table: str, first: int, last: int) -> str:
     """The COPY text of rows ``first``..``last`` of ``table``: the same for the same seed, always."""
-    rng = seeded_random(ctx.seed, table, chunk)
-    return _copy_text(GENERATORS[table](ctx, rng, _ids(first, last)))
+    return _copy_text(GENERATORS[table](ctx, range(first, last + 1)))
+
+
+def blocks(ctx: SeedContext, table: str, first: int, last: int) -> Iterator[str]:
+    """The COPY text of rows ``first``..``last``, one block of ids at a time (generated as it is consumed)."""
+    for start in range(first, last + 1, BLOCK_ROWS):
+        yield rows(ctx, table, start, min(start + BLOCK_ROWS - 1, last))

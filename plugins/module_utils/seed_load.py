@@ -5,24 +5,32 @@ moment is completed by the next one:
 
 1. ``create_schema``: drop and recreate the schema, bare tables and the
    manifest, in one transaction (status ``loading``);
-2. ``load``: COPY every missing chunk, each in its own transaction together
+2. ``build``: COPY every missing chunk, each in its own transaction together
    with its row in ``seed_chunks`` (a chunk is either fully there and recorded,
-   or absent);
-3. ``finish``: keys, indexes, foreign keys, statistics and checksums; every
-   step first looks in the catalog and skips what exists; the run is marked
-   ``complete`` with the counts and checksums in ``seed_manifest``.
+   or absent). As soon as a table's last chunk is in, its keys and indexes are
+   built and it is analyzed; as soon as it and the tables it references have
+   their keys, its foreign keys are added NOT VALID and validated. These tasks
+   run while later tables still load; each first looks in the catalog and
+   skips what exists;
+3. ``finish``: the counts and checksums of ``seed_chunks`` go into
+   ``seed_manifest`` and the run is marked ``complete``.
 
-Chunks and finishing steps run in ``jobs`` forked worker processes, each with
-its own connection: generating rows is CPU-bound Python, so threads would not help.
+Tasks run in ``jobs`` forked worker processes, each with its own connection:
+generating rows is CPU-bound Python, so threads would not help. A worker
+streams a chunk to COPY one block at a time, so its server backend parses a
+block while the worker generates the next. Tasks cannot deadlock: each locks
+its own table first, then only tables it references, and the references
+form no cycle.
 """
 
 from __future__ import annotations
 
-import io
+import collections
 import multiprocessing
 import os
+import queue
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from ansible_collections.sre.platform.plugins.module_utils import seed_data, seed_schema
@@ -228,11 +236,11 @@ def _connection():
 
 def _run_task(task: tuple) -> tuple[str, object]:
     """Run one task in a worker; return ("ok", result) or ("error", message) (exceptions may not pickle)."""
-    function, args, step = _TASKS[task[0]], task[1:], task[-1]
+    function, args, step = _TASKS[task[0]], task[1:-1], task[-1]
     conn = None
     try:
         conn = _connection()
-        result = function(conn, _worker["schema"], *args[:-1])
+        result = function(conn, _worker["schema"], *args)
         conn.commit()
         return "ok", result
     except Exception as exc:  # reported to the parent with the step that failed
@@ -241,16 +249,33 @@ def _run_task(task: tuple) -> tuple[str, object]:
         return "error", explain(step, exc)
 
 
+class _CopySource:
+    """A file for COPY FROM STDIN that generates its text a block at a time, as COPY reads it, and hashes it."""
+
+    def __init__(self, blocks: Iterator[str]) -> None:
+        self._blocks = blocks
+        self.checksum = seed_schema.chunk_checksum()
+
+    def read(self, size: int = -1) -> bytes:  # COPY sends whatever one call returns, whatever its size
+        data = next(self._blocks, "").encode()
+        self.checksum.update(data)
+        return data
+
+
 def _load_chunk(conn, schema: str, table: str, chunk: int, first: int, last: int) -> tuple[str, int, int]:
-    text = seed_data.chunk_rows(_worker["context"], table, chunk, first, last)
     columns = seed_schema.column_list(seed_schema.table(table).column_names)
     copy = sql.SQL("COPY {} ({}) FROM STDIN").format(qualified(schema, table), columns)
     record = sql.SQL("INSERT INTO {} (table_name, chunk, first_id, last_id, checksum) VALUES (%s, %s, %s, %s, %s)")
-    checksum = seed_schema.chunk_checksum(text)
+    source = _CopySource(seed_data.blocks(_worker["context"], table, first, last))
+    rows = last - first + 1
     with conn.cursor() as cur:
-        cur.copy_expert(copy.as_string(cur), io.StringIO(text))
-        cur.execute(record.format(qualified(schema, "seed_chunks")), (table, chunk, first, last, checksum))
-    return table, chunk, last - first + 1
+        cur.copy_expert(copy.as_string(cur), source)
+        # The chunk record is what row counts are taken from: it must match what COPY stored.
+        if cur.rowcount != rows:
+            raise SeedError(f"COPY stored {cur.rowcount} rows of {table} chunk {chunk}, expected {rows}")
+        record = record.format(qualified(schema, "seed_chunks"))
+        cur.execute(record, (table, chunk, first, last, source.checksum.hexdigest()))
+    return table, chunk, rows
 
 
 def _existing_constraints(cur, schema: str) -> dict[str, bool]:
@@ -268,51 +293,43 @@ def _existing_indexes(cur, schema: str) -> set[str]:
     return {row[0] for row in cur.fetchall()}
 
 
-def _index_table(conn, schema: str, table_name: str) -> str:
-    """Primary key, unique constraints and indexes of one table, skipping those that exist."""
+def _prepare_table(conn, schema: str, table_name: str) -> str:
+    """Primary key, unique constraints and indexes of one table (skipping those that exist), then ANALYZE it."""
     table = seed_schema.table(table_name)
     with conn.cursor() as cur:
         existing = set(_existing_constraints(cur, schema)) | _existing_indexes(cur, schema)
         for name, statement in seed_schema.index_statements(schema, table):
             if name not in existing:
                 cur.execute(statement)
+        # The workload that follows a seed needs statistics; the data no longer changes.
+        cur.execute(sql.SQL("ANALYZE {}").format(qualified(schema, table_name)))
     return table_name
 
 
-def _validate_foreign_key(conn, schema: str, table_name: str, constraint: str) -> str:
-    with conn.cursor() as cur:
-        if not _existing_constraints(cur, schema).get(constraint, False):
-            cur.execute(seed_schema.validate_sql(schema, table_name, constraint))
-    return constraint
+def _constrain_table(conn, schema: str, table_name: str) -> str:
+    """Add the foreign keys of one table NOT VALID, then validate them (skipping what exists).
 
-
-def _summarize_table(conn, schema: str, table_name: str) -> tuple[str, int, str]:
-    """ANALYZE the table, count it, and record the count and the md5 of its chunks' md5s in the manifest."""
+    Adding NOT VALID is instant and its commit releases the referenced tables at
+    once; validating takes only ROW SHARE on them, so tables that reference the
+    same table are validated in parallel.
+    """
+    statements = seed_schema.foreign_key_statements(schema, seed_schema.table(table_name))
     with conn.cursor() as cur:
-        cur.execute(sql.SQL("ANALYZE {}").format(qualified(schema, table_name)))
-        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(qualified(schema, table_name)))
-        rows = cur.fetchone()[0]
-        cur.execute(
-            sql.SQL("SELECT md5(string_agg(checksum, '' ORDER BY chunk)) FROM {} WHERE table_name = %s").format(
-                qualified(schema, "seed_chunks")
-            ),
-            (table_name,),
-        )
-        checksum = f"{rows}:{cur.fetchone()[0]}"
-        cur.execute(
-            sql.SQL("UPDATE {} SET actual_rows = %s, checksum = %s WHERE table_name = %s").format(
-                qualified(schema, "seed_manifest")
-            ),
-            (rows, checksum, table_name),
-        )
-    return table_name, rows, checksum
+        existing = _existing_constraints(cur, schema)
+        for name, statement in statements:
+            if name not in existing:
+                cur.execute(statement)
+        conn.commit()
+        for name, _ in statements:
+            if not existing.get(name, False):
+                cur.execute(seed_schema.validate_sql(schema, table_name, name))
+    return table_name
 
 
 _TASKS: dict[str, Callable] = {
     "load": _load_chunk,
-    "index": _index_table,
-    "validate": _validate_foreign_key,
-    "summarize": _summarize_table,
+    "prepare": _prepare_table,
+    "constrain": _constrain_table,
 }
 
 
@@ -320,16 +337,35 @@ class Workers:
     """A pool of forked workers, each with its own connection; ``run`` raises SeedError on the first failure."""
 
     def __init__(self, params: dict, schema: str, jobs: int, context: seed_data.SeedContext | None = None) -> None:
+        self.jobs = jobs
         self.pool = multiprocessing.get_context("fork").Pool(jobs, _init_worker, (params, schema, context))
+        self._finished: queue.SimpleQueue = queue.SimpleQueue()
 
-    def run(self, tasks: Iterable[tuple], on_result: Callable[[object], None] = lambda _: None) -> list:
-        results = []
-        for status, value in self.pool.imap_unordered(_run_task, tasks):
+    def run(self, tasks: Iterable[tuple], on_result: Callable[[tuple, object], list[tuple]] = lambda *_: []) -> None:
+        """Run ``tasks`` in order, ``jobs`` at a time; the tasks ``on_result`` returns run next, before the rest.
+
+        Only as many tasks as workers are handed out, so a task that becomes ready
+        (a table whose last chunk is in) starts as soon as a worker is free.
+        """
+        waiting = collections.deque(tasks)
+        running = 0
+        while waiting or running:
+            while waiting and running < self.jobs:
+                self._submit(waiting.popleft())
+                running += 1
+            task, (status, value) = self._finished.get()
+            running -= 1
             if status == "error":
                 raise SeedError(value)
-            results.append(value)
-            on_result(value)
-        return results
+            waiting.extendleft(reversed(on_result(task, value)))
+
+    def _submit(self, task: tuple) -> None:
+        self.pool.apply_async(
+            _run_task,
+            (task,),
+            callback=lambda result: self._finished.put((task, result)),
+            error_callback=lambda exc: self._finished.put((task, ("error", explain(task[-1], exc)))),
+        )
 
     def close(self) -> None:
         self.pool.terminate()
@@ -340,49 +376,88 @@ def default_jobs() -> int:
     return os.cpu_count() or 2
 
 
-def load(workers: Workers, chunks: list, log: Callable[[str], None]) -> int:
-    """COPY the given chunks; return the rows loaded."""
-    tasks = [("load", *chunk, f"Loading {chunk[0]} rows {chunk[2]}..{chunk[3]}") for chunk in chunks]
-    loaded = workers.run(tasks, lambda r: log(f"loaded {r[0]} chunk {r[1]} ({r[2]} rows)"))
-    return sum(rows for _, _, rows in loaded)
+def build(workers: Workers, plan: Plan, chunks: list, log: Callable[[str], None]) -> int:
+    """Load the given chunks and prepare and constrain every table as soon as it can be; return the rows loaded.
+
+    A table is prepared (keys, indexes, statistics) once its last chunk is in, and
+    constrained (foreign keys added and validated) once it and every table it
+    references are prepared. Those tasks go ahead of the remaining loads, so the
+    server builds and checks the tables loaded first while later ones still load.
+    """
+    schema = plan.schema
+    remaining = collections.Counter(chunk[0] for chunk in chunks)
+    prepared: set[str] = set()
+    constrained: set[str] = set()
+    loaded = 0
+
+    def prepare(name: str) -> tuple:
+        return ("prepare", name, f"Creating the keys and indexes of {schema}.{name}")
+
+    def ready_to_constrain() -> list[tuple]:
+        ready = [
+            table.name
+            for table in seed_schema.TABLES
+            if table.foreign_keys
+            and table.name not in constrained
+            and prepared.issuperset([table.name, *(parent for _, parent in table.foreign_keys)])
+        ]
+        constrained.update(ready)
+        return [("constrain", name, f"Validating the foreign keys of {schema}.{name}") for name in ready]
+
+    def on_result(task: tuple, result) -> list[tuple]:
+        nonlocal loaded
+        if task[0] == "constrain":
+            log(f"validated the foreign keys of {result}")
+            return []
+        if task[0] == "prepare":
+            prepared.add(result)
+            log(f"created the keys and indexes of {result} and analyzed it")
+            return ready_to_constrain()
+        table, chunk, rows = result
+        loaded += rows
+        log(f"loaded {table} chunk {chunk} ({rows} rows)")
+        remaining[table] -= 1
+        return [prepare(table)] if remaining[table] == 0 else []
+
+    tasks = [prepare(name) for name in seed_schema.TABLE_NAMES if not remaining[name]]
+    tasks += [("load", *chunk, f"Loading {chunk[0]} rows {chunk[2]}..{chunk[3]}") for chunk in chunks]
+    workers.run(tasks, on_result)
+    return loaded
 
 
-def add_foreign_keys(conn, schema: str) -> list[tuple[str, str]]:
-    """Add every missing foreign key NOT VALID (instant) in one transaction; return (table, constraint) pairs."""
-    pairs = []
-    with conn.cursor() as cur:
-        existing = _existing_constraints(cur, schema)
-        for table in seed_schema.TABLES:
-            for name, statement in seed_schema.foreign_key_statements(schema, table):
-                if name not in existing:
-                    cur.execute(statement)
-                pairs.append((table.name, name))
-    conn.commit()
-    return pairs
-
-
-def finish(conn, workers: Workers, schema: str, log: Callable[[str], None]) -> dict[str, dict]:
-    """Keys and indexes, foreign keys, statistics and checksums; then mark the run complete."""
-    names = seed_schema.TABLE_NAMES
-    workers.run([("index", name, f"Creating keys and indexes of {schema}.{name}") for name in names])
-    log("created primary keys, unique constraints and indexes")
-    try:
-        pairs = add_foreign_keys(conn, schema)
-    except Exception as exc:
-        conn.rollback()
-        raise SeedError(explain(f"Adding the foreign keys of schema {schema}", exc)) from exc
-    workers.run([("validate", table, name, f"Validating foreign key {name}") for table, name in pairs])
-    log(f"validated {len(pairs)} foreign keys")
-    summaries = workers.run([("summarize", name, f"Checksumming {schema}.{name}") for name in names])
+def chunk_counts(conn, schema: str) -> dict[str, int]:
+    """Rows per table according to the recorded chunks (0 for a table with none)."""
     with conn.cursor() as cur:
         cur.execute(
-            sql.SQL("UPDATE {} SET status = 'complete', finished_at = clock_timestamp()").format(
-                qualified(schema, "seed_run")
+            sql.SQL("SELECT table_name, sum(last_id - first_id + 1) FROM {} GROUP BY table_name").format(
+                qualified(schema, "seed_chunks")
             )
         )
+        recorded = dict(cur.fetchall())
+    conn.rollback()
+    return {name: int(recorded.get(name, 0)) for name in seed_schema.TABLE_NAMES}
+
+
+def finish(conn, schema: str) -> dict[str, dict]:
+    """Counts and checksums from the chunk records into the manifest; mark the run complete; return them."""
+    names = {name: qualified(schema, name) for name in ("seed_run", "seed_manifest", "seed_chunks")}
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL(
+                "UPDATE {seed_manifest} AS m SET actual_rows = c.rows, checksum = c.rows || ':' || c.md5"
+                " FROM (SELECT table_name, sum(last_id - first_id + 1) AS rows,"
+                "              md5(string_agg(checksum, '' ORDER BY chunk)) AS md5"
+                "       FROM {seed_chunks} GROUP BY table_name) AS c"
+                " WHERE m.table_name = c.table_name"
+            ).format(**names)
+        )
+        cur.execute(
+            sql.SQL("UPDATE {seed_run} SET status = 'complete', finished_at = clock_timestamp()").format(**names)
+        )
+        cur.execute(sql.SQL("SELECT table_name, actual_rows, checksum FROM {seed_manifest}").format(**names))
+        tables = {name: {"rows": rows, "checksum": checksum} for name, rows, checksum in cur.fetchall()}
     conn.commit()
-    log("recorded row counts and checksums; run complete")
-    return {name: {"rows": rows, "checksum": checksum} for name, rows, checksum in summaries}
+    return tables
 
 
 def seed(conn, params: dict, plan: Plan, jobs: int, fresh: bool, log: Callable[[str], None]) -> dict:
@@ -395,10 +470,11 @@ def seed(conn, params: dict, plan: Plan, jobs: int, fresh: bool, log: Callable[[
     context = seed_data.SeedContext(plan.seed, plan.counts, seed_data.build_pools(plan.seed)) if chunks else None
     workers = Workers(params, plan.schema, jobs, context)
     try:
-        rows_loaded = load(workers, chunks, log)
-        tables = finish(conn, workers, plan.schema, log)
+        rows_loaded = build(workers, plan, chunks, log)
     finally:
         workers.close()
+    tables = finish(conn, plan.schema)
+    log("recorded row counts and checksums; run complete")
     duration = time.monotonic() - started
     return {
         "tables": tables,

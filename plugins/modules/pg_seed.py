@@ -18,7 +18,10 @@ description:
     record the schema version, the seed, target and actual row counts and a checksum per table.
     A second run with the same parameters only reads the manifest and counts rows, and reports no
     change; different parameters rebuild the schema; an interrupted run (killed at any moment) is
-    completed by the next one, with exact counts and no duplicates.
+    completed by the next one, with exact counts and no duplicates (or rebuilt when its tables no
+    longer hold exactly the rows of its recorded chunks).
+  - Keys, the indexes the workloads in C(files/pgbench) use, and statistics are built for each table
+    as soon as its rows are in; the foreign keys are then added and validated (never left NOT VALID).
   - The checksum of a table is C(<schema>.seed_checksum('<schema>.<table>')), a SQL function created
     in the schema, so any copy (a replica, a restored backup) can be compared with the manifest.
   - "Quick start without a cluster: C(ansible-playbook playbooks/seed.yml -i inventories/postgres)
@@ -120,7 +123,7 @@ schema_version:
   description: Version of the table layout and generated values.
   type: int
   returned: always
-  sample: 1
+  sample: 2
 tables:
   description: Rows and checksum (C(rows:sum)) of every table, from the manifest.
   type: dict
@@ -212,12 +215,11 @@ def _describe(seed: int, rows: int) -> str:
     return f"seed {seed}, {rows} rows"
 
 
-def _count_mismatch(conn, state, schema: str) -> str | None:
-    """A reason when a table is missing or its row count differs from the manifest."""
+def _count_mismatch(conn, expected: dict[str, int | None], schema: str, source: str) -> str | None:
+    """A reason when a table is missing or its row count differs from ``expected`` (what ``source`` says)."""
     for name, rows in seed_load.live_counts(conn, schema).items():
-        recorded = state.manifest.get(name, {}).get("actual_rows")
-        if rows != recorded:
-            return f"table {schema}.{name} has {rows} rows, the manifest recorded {recorded}"
+        if rows != expected.get(name):
+            return f"table {schema}.{name} has {rows} rows, {source} {expected.get(name)}"
     return None
 
 
@@ -240,8 +242,15 @@ def decide_present(conn, state, plan, verify: bool) -> tuple[str, str]:
             f"asked for version {seed_schema.SCHEMA_VERSION}, {_describe(plan.seed, plan.rows)}"
         )
     if run["status"] != "complete":
+        # Resuming trusts the chunk records: rows added or removed since make that unsafe.
+        mismatch = _count_mismatch(
+            conn, seed_load.chunk_counts(conn, plan.schema), plan.schema, "its loaded chunks hold"
+        )
+        if mismatch:
+            return "rebuild", f"a previous run stopped and {mismatch}"
         return "resume", f"a previous run stopped after {state.chunks_loaded} chunks; completing it"
-    mismatch = _count_mismatch(conn, state, plan.schema)
+    recorded = {name: row["actual_rows"] for name, row in state.manifest.items()}
+    mismatch = _count_mismatch(conn, recorded, plan.schema, "the manifest recorded")
     if mismatch is None and verify:
         mismatch = _checksum_mismatch(conn, state, plan.schema)
     if mismatch:

@@ -7,7 +7,7 @@ import json
 import time
 
 import pytest
-from ansible_collections.sre.platform.plugins.module_utils import seed_schema
+from ansible_collections.sre.platform.plugins.module_utils import seed_data, seed_schema
 
 from tests.harness.ansible import kill_tree, run_module, start_module
 from tests.harness.servers import PostgresServer, free_port
@@ -48,6 +48,21 @@ def test_row_counts_sum_exactly_to_the_rows_asked_for():
         assert sum(counts.values()) == total
         assert min(counts.values()) >= 1
         assert counts["inventory"] <= counts["products"] * counts["warehouses"]
+
+
+def test_rows_depend_only_on_the_seed_and_their_ids_not_on_how_the_ids_are_split():
+    counts = seed_schema.row_counts(200_000)
+    context = seed_data.SeedContext(5, counts, seed_data.build_pools(5))
+    for table in ("customers", "orders", "order_items", "payments", "shipments"):
+        last = counts[table]
+        whole = seed_data.rows(context, table, 1, last)
+        assert whole.count("\n") == last
+        # Split at odd places, across generation blocks: the same text, so the same chunk checksums.
+        cuts = [1, 2, 4_999, 5_003, 11_111, last + 1]
+        parts = [seed_data.rows(context, table, first, stop - 1) for first, stop in itertools.pairwise(cuts)]
+        assert "".join(parts) == whole == "".join(seed_data.blocks(context, table, 1, last))
+    other = seed_data.SeedContext(6, counts, seed_data.build_pools(6))
+    assert seed_data.rows(other, "customers", 1, 100) != seed_data.rows(context, "customers", 1, 100)
 
 
 def test_seed_loads_related_tables_whose_keys_hold_and_a_rerun_changes_nothing(postgres_server, database):
@@ -138,6 +153,29 @@ def test_a_run_killed_while_loading_is_completed_with_exact_counts(postgres_serv
     # Primary keys were built after the load: their existence proves there are no duplicate ids.
     primary_keys = "SELECT count(*) FROM pg_constraint WHERE contype = 'p' AND connamespace = 'shop'::regnamespace"
     assert int(postgres_server.psql(primary_keys, database)) == len(seed_schema.TABLES) + 3
+
+
+def test_an_interrupted_run_resumes_exactly_unless_its_tables_were_changed(postgres_server, database):
+    first = seed(postgres_server, database)
+    # What a run stopped before loading reviews leaves behind: no rows and no chunk record for them.
+    postgres_server.psql(
+        "UPDATE shop.seed_run SET status = 'loading'; DELETE FROM shop.reviews;"
+        " DELETE FROM shop.seed_chunks WHERE table_name = 'reviews'",
+        database,
+    )
+    resumed = seed(postgres_server, database)
+    assert resumed["operation"] == "resume", resumed
+    assert resumed["rows_loaded"] == first["tables"]["reviews"]["rows"]
+    assert resumed["tables"] == first["tables"]
+
+    # Rows removed behind the manifest's back: resuming would record counts the tables do not hold.
+    postgres_server.psql(
+        "UPDATE shop.seed_run SET status = 'loading'; DELETE FROM shop.payments WHERE id = 7", database
+    )
+    rebuilt = seed(postgres_server, database)
+    assert rebuilt["operation"] == "rebuild", rebuilt
+    assert "shop.payments has" in rebuilt["reason"] and "loaded chunks hold" in rebuilt["reason"]
+    assert rebuilt["tables"] == first["tables"]
 
 
 def test_verify_detects_a_changed_row_and_absent_drops_the_schema(postgres_server, database):
