@@ -132,7 +132,7 @@ EXAMPLES = r"""
         slos:
           - name: latency-p99
             indicator:
-              promql: !unsafe histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[{{window}}])))
+              promql: !unsafe histogram_quantile(0.99, sum by (le) (rate(request_seconds_bucket[{{window}}])))
             comparison: "<"
             target: 0.05
             unit: s
