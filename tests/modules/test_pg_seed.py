@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
+from pathlib import Path
 
 import pytest
 from ansible_collections.sre.platform.plugins.module_utils import seed_data, seed_schema
@@ -13,6 +15,7 @@ from tests.harness.ansible import kill_tree, run_module, start_module
 from tests.harness.servers import PostgresServer, free_port
 
 ROWS = 20_000
+WORKLOADS = Path(__file__).resolve().parents[2] / "files" / "pgbench"
 _databases = itertools.count()
 
 
@@ -176,6 +179,44 @@ def test_an_interrupted_run_resumes_exactly_unless_its_tables_were_changed(postg
     assert rebuilt["operation"] == "rebuild", rebuilt
     assert "shop.payments has" in rebuilt["reason"] and "loaded chunks hold" in rebuilt["reason"]
     assert rebuilt["tables"] == first["tables"]
+
+
+def workload_statements() -> list[str]:
+    """The statements of the pgbench scripts, variables set to an id, BEGIN and END left out."""
+    statements = []
+    for script in sorted(WORKLOADS.glob("*.sql")):
+        text = "\n".join(line for line in script.read_text().splitlines() if not line.lstrip().startswith("--"))
+        text = re.sub(r"(?<!:):[a-z_]+", "1", text.replace("\\gset", ";"))
+        statements += [part.strip() for part in text.split(";") if part.strip().upper() not in ("", "BEGIN", "END")]
+    return statements
+
+
+def index_names(plan: object) -> set[str]:
+    if isinstance(plan, list):
+        return set().union(*map(index_names, plan))
+    if not isinstance(plan, dict):
+        return set()
+    found = {plan["Index Name"]} if "Index Name" in plan else set()
+    return found.union(*map(index_names, plan.values()))
+
+
+def test_every_secondary_index_serves_a_workload_query(postgres_server, database):
+    seed(postgres_server, database)
+    statements = workload_statements()
+    assert len(statements) >= 5, statements
+    # Without sequential scans the planner shows which index serves each lookup, whatever the table size.
+    postgres_server.psql(f"ALTER DATABASE {database} SET enable_seqscan = off", database)
+    used = set()
+    for statement in statements:
+        used |= index_names(json.loads(postgres_server.psql(f"EXPLAIN (FORMAT JSON) {statement}", database)))
+    secondary = {
+        name
+        for table in seed_schema.TABLES
+        for name, _ in seed_schema.index_statements("shop", table)
+        if name.endswith("_idx")
+    }
+    assert secondary, "the schema defines no secondary index"
+    assert secondary <= used, f"indexes no workload in files/pgbench uses: {sorted(secondary - used)}"
 
 
 def test_verify_detects_a_changed_row_and_absent_drops_the_schema(postgres_server, database):
