@@ -36,7 +36,7 @@ def helm_binary() -> str:
         return found
     raise MissingBinary(
         "'helm' is not installed: run ./scripts/test (it installs it), or "
-        ".venv/bin/python scripts/install_helm.py .venv after pip install -r requirements-dev.txt"
+        ".venv/bin/python scripts/install_kube_tools.py .venv after pip install -r requirements-dev.txt"
     )
 
 
