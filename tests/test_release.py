@@ -153,3 +153,26 @@ def test_a_release_needs_a_known_service_and_a_tag(cluster, good_hasher):
     run = release(cluster, good_hasher.url, good_hasher.url, service="nope")
     assert run.returncode != 0
     assert "-e service=NAME must be one of user-hasher" in run.output
+
+
+def test_rollout_updates_the_active_slot_under_the_probe(cluster, good_hasher):
+    extra_vars = {
+        "service": SERVICE,
+        "image_tag": "v5",
+        "platform_kubeconfig": str(cluster.kubeconfig),
+        "apps_services": [SERVICE],
+        "apps_build_images": False,
+        "apps_service_urls": {SERVICE: good_hasher.url},
+        "apps_release_probe_rate": 5,
+        # Every object of the release goes through the apply again: slow on a busy test machine.
+        "apps_rollout_probe_duration": 90,
+    }
+    run_tmp = tempfile.mkdtemp(prefix="rollout-", dir=cluster.workdir)
+    run = run_playbook(
+        "playbooks/rollout.yml", inventory="inventories/local", extra_vars=extra_vars, env={"TMPDIR": run_tmp}
+    )
+    assert run.returncode == 0, run.output
+    after = live(cluster)
+    assert after[after["active"]] == ("user-hasher:v5", 3)
+    (probe,) = probe_results(run)
+    assert probe["failures"] == 0 and probe["successes"] > 0
