@@ -48,7 +48,8 @@ def option(name: str, value: object, description: str) -> dict:
     kinds = {bool: "bool", int: "int", list: "list", dict: "dict"}
     spec: dict = {"type": kinds.get(type(value), "str"), "description": description}
     if spec["type"] == "list":
-        spec["elements"] = "str"
+        # Element type from the default's first item (lists of dicts stay dicts).
+        spec["elements"] = kinds.get(type(value[0]), "str") if value else "str"
     if isinstance(value, str) and "{{" in value:
         spec["type"] = "raw"  # its type is whatever the template yields in the play
     else:
