@@ -15,10 +15,13 @@ moment is completed by the next one:
 3. ``finish``: the counts and checksums of ``seed_chunks`` go into
    ``seed_manifest`` and the run is marked ``complete``.
 
-Tasks run in ``jobs`` forked worker processes, each with its own connection:
-generating rows is CPU-bound Python, so threads would not help. A worker
-streams a chunk to COPY one block at a time, so its server backend parses a
-block while the worker generates the next. Tasks cannot deadlock: each locks
+Chunks are loaded by ``jobs`` forked worker processes, each with its own
+connection: generating rows is CPU-bound Python, so threads would not help. A
+worker streams a chunk to COPY one block at a time, so its server backend
+parses a block while the worker generates the next. Keys, statistics and
+foreign keys are work for the server alone: ``jobs`` threads of the parent
+drive them on connections of their own, so they proceed while the workers
+keep loading. Tasks cannot deadlock: each locks
 its own table first, then only tables it references, and the references
 form no cycle.
 """
@@ -26,11 +29,14 @@ form no cycle.
 from __future__ import annotations
 
 import collections
+import itertools
 import multiprocessing
 import os
 import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ansible_collections.sre.platform.plugins.module_utils import seed_data, seed_schema
@@ -222,31 +228,42 @@ def _init_worker(params: dict, schema: str, context: seed_data.SeedContext | Non
     _worker.update(params=params, schema=schema, context=context, conn=None)
 
 
+def _session(params: dict):
+    """A connection for the seeding work, with settings for this session only."""
+    conn = open_connection(params)
+    with conn.cursor() as cur:
+        # A lost commit loses its chunk record with it, so the next run reloads it: safe to relax.
+        cur.execute("SET synchronous_commit TO off")
+        cur.execute("SET maintenance_work_mem TO '256MB'")
+        # The seeding tasks already keep every core busy: parallel index builds would only add merge work.
+        cur.execute("SET max_parallel_maintenance_workers TO 0")
+    conn.commit()
+    return conn
+
+
 def _connection():
     if _worker["conn"] is None:
-        conn = open_connection(_worker["params"])
-        with conn.cursor() as cur:
-            # A lost commit loses its chunk record with it, so the next run reloads it: safe to relax.
-            cur.execute("SET synchronous_commit TO off")
-            cur.execute("SET maintenance_work_mem TO '256MB'")
-        conn.commit()
-        _worker["conn"] = conn
+        _worker["conn"] = _session(_worker["params"])
     return _worker["conn"]
 
 
-def _run_task(task: tuple) -> tuple[str, object]:
-    """Run one task in a worker; return ("ok", result) or ("error", message) (exceptions may not pickle)."""
+def _execute(task: tuple, connection: Callable[[], object], schema: str) -> tuple[str, object]:
+    """Run one task; return ("ok", result) or ("error", message) (exceptions may not pickle)."""
     function, args, step = _TASKS[task[0]], task[1:-1], task[-1]
     conn = None
     try:
-        conn = _connection()
-        result = function(conn, _worker["schema"], *args)
+        conn = connection()
+        result = function(conn, schema, *args)
         conn.commit()
         return "ok", result
     except Exception as exc:  # reported to the parent with the step that failed
         if conn is not None and not conn.closed:
             conn.rollback()
         return "error", explain(step, exc)
+
+
+def _run_task(task: tuple) -> tuple[str, object]:
+    return _execute(task, _connection, _worker["schema"])
 
 
 class _CopySource:
@@ -333,47 +350,105 @@ _TASKS: dict[str, Callable] = {
 }
 
 
+# Tasks whose work is all in the server: the parent's threads drive them (libpq releases the GIL), so the
+# worker processes keep generating rows meanwhile.
+_SERVER_TASKS = frozenset({"prepare", "constrain"})
+
+
 class Workers:
-    """A pool of forked workers, each with its own connection; ``run`` raises SeedError on the first failure."""
+    """``jobs`` forked processes that load chunks and ``jobs`` threads that run server-side tasks, each with its
+    own connection; ``run`` raises SeedError on the first failure."""
 
     def __init__(self, params: dict, schema: str, jobs: int, context: seed_data.SeedContext | None = None) -> None:
         self.jobs = jobs
+        self.params = params
+        self.schema = schema
         self.pool = multiprocessing.get_context("fork").Pool(jobs, _init_worker, (params, schema, context))
+        self.threads = ThreadPoolExecutor(jobs)
+        self._local = threading.local()
+        self._connections: list = []
         self._finished: queue.SimpleQueue = queue.SimpleQueue()
 
     def run(self, tasks: Iterable[tuple], on_result: Callable[[tuple, object], list[tuple]] = lambda *_: []) -> None:
-        """Run ``tasks`` in order, ``jobs`` at a time; the tasks ``on_result`` returns run next, before the rest.
+        """Run ``tasks`` in order, ``jobs`` of each kind at a time; the tasks ``on_result`` returns run first.
 
         Only as many tasks as workers are handed out, so a task that becomes ready
-        (a table whose last chunk is in) starts as soon as a worker is free.
+        (a table whose last chunk is in) starts as soon as a worker of its kind is free.
         """
         waiting = collections.deque(tasks)
-        running = 0
-        while waiting or running:
-            while waiting and running < self.jobs:
-                self._submit(waiting.popleft())
-                running += 1
+        running = collections.Counter()
+        while waiting or sum(running.values()):
+            waiting = self._start(waiting, running)
             task, (status, value) = self._finished.get()
-            running -= 1
+            running[task[0] in _SERVER_TASKS] -= 1
             if status == "error":
                 raise SeedError(value)
             waiting.extendleft(reversed(on_result(task, value)))
 
-    def _submit(self, task: tuple) -> None:
-        self.pool.apply_async(
-            _run_task,
-            (task,),
-            callback=lambda result: self._finished.put((task, result)),
-            error_callback=lambda exc: self._finished.put((task, ("error", explain(task[-1], exc)))),
-        )
+    def _start(self, waiting: collections.deque, running: collections.Counter) -> collections.deque:
+        """Start every waiting task whose kind of worker is free, in order; return the others."""
+        still_waiting: collections.deque = collections.deque()
+        for task in waiting:
+            server_side = task[0] in _SERVER_TASKS
+            if running[server_side] < self.jobs:
+                running[server_side] += 1
+                self._submit(task, server_side)
+            else:
+                still_waiting.append(task)
+        return still_waiting
+
+    def _submit(self, task: tuple, server_side: bool) -> None:
+        def finished(result: tuple[str, object]) -> None:
+            self._finished.put((task, result))
+
+        def failed(exc: BaseException) -> None:
+            finished(("error", explain(task[-1], exc)))
+
+        if server_side:
+            future = self.threads.submit(_execute, task, self._thread_connection, self.schema)
+            future.add_done_callback(
+                lambda done: failed(done.exception()) if done.exception() else finished(done.result())
+            )
+        else:
+            self.pool.apply_async(_run_task, (task,), callback=finished, error_callback=failed)
+
+    def _thread_connection(self):
+        if getattr(self._local, "conn", None) is None:
+            self._local.conn = _session(self.params)
+            self._connections.append(self._local.conn)
+        return self._local.conn
 
     def close(self) -> None:
         self.pool.terminate()
         self.pool.join()
+        for conn in self._connections:
+            conn.cancel()  # after a failure elsewhere, stop a long statement instead of waiting for it
+        self.threads.shutdown(cancel_futures=True)
+        for conn in self._connections:
+            conn.close()
 
 
 def default_jobs() -> int:
     return os.cpu_count() or 2
+
+
+def interleave(chunks: list, counts: dict[str, int], jobs: int) -> list:
+    """The chunks in ``jobs`` interleaved streams of whole tables, each table in foreign-key order.
+
+    Tables go to the stream with the fewest rows so far, so the streams are about
+    as long; workers taking chunks in turn then load different tables at once
+    (two COPYs into one table contend for extending it) and each stream still
+    finishes its tables one after the other, so their keys are built early.
+    """
+    streams: list[list] = [[] for _ in range(jobs)]
+    sizes = [0] * jobs
+    for name in seed_schema.TABLE_NAMES:
+        table_chunks = [chunk for chunk in chunks if chunk[0] == name]
+        if table_chunks:
+            stream = sizes.index(min(sizes))
+            streams[stream] += table_chunks
+            sizes[stream] += counts[name]
+    return [chunk for group in itertools.zip_longest(*streams) for chunk in group if chunk is not None]
 
 
 def build(workers: Workers, plan: Plan, chunks: list, log: Callable[[str], None]) -> int:
@@ -420,7 +495,8 @@ def build(workers: Workers, plan: Plan, chunks: list, log: Callable[[str], None]
         return [prepare(table)] if remaining[table] == 0 else []
 
     tasks = [prepare(name) for name in seed_schema.TABLE_NAMES if not remaining[name]]
-    tasks += [("load", *chunk, f"Loading {chunk[0]} rows {chunk[2]}..{chunk[3]}") for chunk in chunks]
+    ordered = interleave(chunks, plan.counts, workers.jobs)
+    tasks += [("load", *chunk, f"Loading {chunk[0]} rows {chunk[2]}..{chunk[3]}") for chunk in ordered]
     workers.run(tasks, on_result)
     return loaded
 

@@ -43,7 +43,9 @@ options:
     default: 42
   jobs:
     description:
-      - Parallel worker processes, each with its own connection. V(0) means one per CPU.
+      - Parallel worker processes that generate and load rows, each with its own connection. As many
+        more connections build keys and validate foreign keys meanwhile, so a run uses up to
+        2 x O(jobs) + 1 connections. V(0) means one per CPU.
     type: int
     default: 0
   schema:
