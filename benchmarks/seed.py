@@ -65,6 +65,8 @@ def pg_seed(server: PostgresServer, database: str, rows: int, jobs: int) -> tupl
 
 
 def one_run(server: PostgresServer, run: int, rows: int, scale: int, jobs: int) -> dict:
+    # The machine may be shared: the load when the run starts says how far its figures are from idle ones.
+    load_average = round(os.getloadavg()[0], 2)
     pgbench_s = pgbench_init(server, server.createdb(f"pgbench_{run}"), scale)
     database = server.createdb(f"seed_{run}")
     seed_s, seeded = pg_seed(server, database, rows, jobs)
@@ -81,6 +83,7 @@ def one_run(server: PostgresServer, run: int, rows: int, scale: int, jobs: int) 
         "pg_seed_rerun_module_s": rerun["duration_seconds"],
         "tables": len(seeded["tables"]),
         "jobs": seeded["jobs"],
+        "load_average_1m": load_average,
     }
 
 
@@ -126,6 +129,7 @@ def main() -> int:
 
     summary = summarise(runs)
     print_table(summary, args.rows, args.scale)
+    print(f"1-minute load average at the start of each run: {[run['load_average_1m'] for run in runs]}")
     verdict = {
         "ratio_within_max": summary["ratio_module_to_pgbench"] <= MAX_RATIO,
         "ratio_within_goal": summary["ratio_module_to_pgbench"] <= GOAL_RATIO,
@@ -135,7 +139,7 @@ def main() -> int:
         "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cpus": os.cpu_count(),
-        "load_average_1m": round(os.getloadavg()[0], 2),
+        "load_average_1m": [run["load_average_1m"] for run in runs] + [round(os.getloadavg()[0], 2)],
         "rows": args.rows,
         "pgbench_scale": args.scale,
         "runs": runs,
