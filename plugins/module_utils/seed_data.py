@@ -152,7 +152,6 @@ class SeedContext:
     def __init__(self, seed: int, counts: dict[str, int], pools: Pools) -> None:
         self.seed = seed
         self.counts = counts
-        self.pools = pools
         self.values: dict[str, Sequence[str]] = {
             field.name: getattr(pools, field.name) for field in fields(Pools) if field.name != "price_cents"
         }
@@ -223,10 +222,12 @@ class SeedContext:
             for hour, word in zip(self.order_hours(ids), self.words("orders", "ship", ids), strict=True)
         ]
         delays = self.words("orders", "delivery", ids)
+        arrivals = [hour + 24 + word % 120 for hour, word in zip(shipped, delays, strict=True)]
+        # One parcel in 23, and those that would arrive after the data ends, are still in transit.
         end = _SPAN_HOURS + _SLACK_HOURS
         delivered = [
-            None if word % 23 == 0 or hour + 24 + word % 120 >= end else hour + 24 + word % 120
-            for hour, word in zip(shipped, delays, strict=True)
+            None if word % 23 == 0 or arrival >= end else arrival
+            for arrival, word in zip(arrivals, delays, strict=True)
         ]
         return shipped, delivered
 
