@@ -171,12 +171,16 @@ def test_user_hasher_reads_its_salt_from_the_secret(case):
 @pytest.mark.parametrize("case", [case for case in CASES if CASES[case]["service"] == "kv-store"])
 def test_kv_store_reaches_redis_and_nothing_else(case):
     objects = rendered_case(case)
-    assert (
-        of_kind(objects, "ConfigMap")[0]["data"]["REDIS_URL"]
-        == "redis://redis-master.databases.svc.cluster.local:6379/0"
-    )
+    config = of_kind(objects, "ConfigMap")[0]["data"]
+    # The master is found through Sentinel, so a Redis failover moves kv-store with it.
+    assert config["REDIS_SENTINELS"] == "redis.databases.svc.cluster.local:26379"
+    assert config["REDIS_SENTINEL_MASTER"] == "mymaster"
+    assert "REDIS_URL" not in config
     for deployment in of_kind(objects, "Deployment"):
-        assert env_of(deployment)["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "redis-auth"
+        env = env_of(deployment)
+        for name in ("REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"):
+            ref = env[name]["valueFrom"]["secretKeyRef"]
+            assert (ref["name"], ref["key"]) == ("redis-auth", "REDIS_PASSWORD")
     egress = of_kind(objects, "NetworkPolicy")[0]["spec"]["egress"]
     destinations = [
         (rule["to"][0]["namespaceSelector"]["matchLabels"], [p["port"] for p in rule["ports"]]) for rule in egress
