@@ -1,4 +1,4 @@
-"""playbooks/failover_drill.yml: syntax, and a rehearsal of the whole drill on loopback.
+"""playbooks/failover_drill.yml: a rehearsal of the whole drill on loopback (syntax: tests/test_playbooks.py).
 
 No CloudNativePG can run here. The rehearsal plays its part instead: the Cluster and the primary's Pod
 live in the Kubernetes API emulator, and when the playbook deletes that Pod the test stops the real
@@ -9,14 +9,13 @@ Cluster's status, as the operator would after promoting a replica.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import threading
 import time
 
 import pytest
 
-from tests.harness.ansible import BIN, ROOT, ansible_env, run_playbook
+from tests.harness.ansible import run_playbook
 from tests.harness.servers import PostgresServer
 
 PLAYBOOK = "playbooks/failover_drill.yml"
@@ -24,18 +23,6 @@ NAMESPACE, CLUSTER = "databases", "pg-main"
 OUTAGE_SECONDS = 2.0
 READY = {"type": "Ready", "status": "True", "reason": "ClusterIsReady", "lastTransitionTime": "2025-01-01T00:00:00Z"}
 NOT_READY = {**READY, "status": "False", "reason": "FailoverInProgress"}
-
-
-def test_the_drill_passes_the_syntax_check():
-    completed = subprocess.run(
-        [str(BIN / "ansible-playbook"), "--syntax-check", "-i", str(ROOT / "inventories/local"), str(ROOT / PLAYBOOK)],
-        cwd=ROOT,
-        env=ansible_env(json_output=False),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
 def create(kube_api, api_version: str, kind: str, body: dict) -> None:
