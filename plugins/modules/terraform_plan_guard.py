@@ -62,7 +62,7 @@ EXAMPLES = r"""
 - name: Save the plan in JSON
   ansible.builtin.command:
     cmd: terraform show -json tfplan
-    chdir: "{{ playbook_dir }}/../files/terraform/envs/gcp/prod"
+    chdir: "{{ playbook_dir }}/../files/terraform/envs/gcp"
   register: plan_show
   changed_when: false
 

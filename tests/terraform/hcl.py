@@ -33,8 +33,14 @@ def module_dirs() -> list[Path]:
     return sorted(p for p in MODULES.iterdir() if p.is_dir())
 
 
+def cloud_roots() -> list[Path]:
+    """One root configuration per cloud: envs/<cloud>/*.tf, shared by its environments."""
+    return sorted(p.parent for p in ENVS.glob("*/main.tf"))
+
+
 def env_dirs() -> list[Path]:
-    return sorted(p.parent for p in ENVS.glob("*/*/main.tf"))
+    """One directory per environment of a cloud root: envs/<cloud>/<env>/{backend.hcl,terraform.tfvars}."""
+    return sorted(p.parent for p in ENVS.glob("*/*/terraform.tfvars"))
 
 
 def is_literal(value: object) -> bool:
@@ -44,7 +50,7 @@ def is_literal(value: object) -> bool:
 
 @dataclass
 class Configuration:
-    """The blocks of one Terraform directory (a module or an environment), merged over its .tf files."""
+    """The blocks of one Terraform directory (a module or a cloud root), merged over its .tf files."""
 
     path: Path
     variables: dict[str, dict] = field(default_factory=dict)

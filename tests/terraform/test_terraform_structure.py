@@ -13,6 +13,7 @@ from tests.terraform.hcl import (
     META_ARGUMENTS,
     OPTIONS,
     TERRAFORM,
+    cloud_roots,
     env_dirs,
     hcl_files,
     is_literal,
@@ -22,31 +23,53 @@ from tests.terraform.hcl import (
     walk_attributes,
 )
 
+# Backend type of each cloud root, and what each environment's backend.hcl fills in
+# (the last one names the state object, distinct per environment).
 BACKENDS = {
-    "aws": ("s3", {"bucket", "region", "dynamodb_table"}),
-    "azure": ("azurerm", {"resource_group_name", "storage_account_name", "container_name"}),
-    "gcp": ("gcs", {"bucket"}),
+    "aws": ("s3", ["bucket", "region", "dynamodb_table", "key"]),
+    "azure": ("azurerm", ["resource_group_name", "storage_account_name", "container_name", "key"]),
+    "gcp": ("gcs", ["bucket", "prefix"]),
+}
+ENVIRONMENTS = ("dev", "prod")
+ENVIRONMENT_FILES = ["backend.hcl", "terraform.tfvars"]
+# The tfvars setting of each cloud that keeps the prod API server off the internet.
+PRIVATE_API = {
+    "aws": ("api_public_access", False),
+    "azure": ("private_cluster", True),
+    "gcp": ("private_endpoint", True),
 }
 SECRET_NAME = re.compile(
     r"(^|_)(password|secret|token|access_key|secret_key|private_key|api_key|connection_string)(_|$)", re.IGNORECASE
 )
 SECRET_VALUE = re.compile(r"AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----")
-ALL_DIRS = module_dirs() + env_dirs()
+ALL_DIRS = module_dirs() + cloud_roots()
 
 
 def rel(path: Path) -> str:
     return str(path.relative_to(TERRAFORM))
 
 
-def the_module_call(env: Path) -> tuple[str, dict]:
-    modules = load(env).modules
-    assert len(modules) == 1, f"{rel(env)}: an environment calls exactly one cluster module, found {sorted(modules)}"
+def the_module_call(root: Path) -> tuple[str, dict]:
+    modules = load(root).modules
+    assert len(modules) == 1, f"{rel(root)}: a cloud root calls exactly one cluster module, found {sorted(modules)}"
     return next(iter(modules.items()))
 
 
-def test_layout_has_three_modules_and_dev_prod_per_cloud():
+def tfvars(env: Path) -> dict:
+    return parse(env / "terraform.tfvars")
+
+
+def test_layout_has_three_modules_one_root_per_cloud_and_dev_prod_per_root():
     assert [p.name for p in module_dirs()] == ["aks", "eks", "gke"]
-    assert [rel(p) for p in env_dirs()] == [f"envs/{cloud}/{env}" for cloud in BACKENDS for env in ("dev", "prod")]
+    assert [rel(p) for p in cloud_roots()] == [f"envs/{cloud}" for cloud in BACKENDS]
+    assert [rel(p) for p in env_dirs()] == [f"envs/{cloud}/{env}" for cloud in BACKENDS for env in ENVIRONMENTS]
+
+
+@pytest.mark.parametrize("env", env_dirs(), ids=rel)
+def test_environments_hold_values_only(env):
+    # Terraform code lives once, in the cloud root: an environment that grows
+    # a .tf file has started to diverge from its sibling.
+    assert sorted(p.name for p in env.iterdir()) == ENVIRONMENT_FILES
 
 
 @pytest.mark.parametrize("path", hcl_files(), ids=rel)
@@ -95,44 +118,69 @@ def test_module_sources_are_pinned_or_local(directory):
             assert call.get("version"), f"{rel(directory)}: module {name} ({source}) has no version pin"
 
 
-@pytest.mark.parametrize("env", env_dirs(), ids=rel)
-def test_environment_passes_every_required_variable_and_nothing_unknown(env):
-    name, call = the_module_call(env)
-    module = load((env / call["source"]).resolve())
+@pytest.mark.parametrize("root", cloud_roots(), ids=rel)
+def test_root_passes_every_required_variable_and_nothing_unknown(root):
+    name, call = the_module_call(root)
+    module = load((root / call["source"]).resolve())
     arguments = set(call) - META_ARGUMENTS
     missing = module.required_variables - arguments
     unknown = arguments - set(module.variables)
-    assert missing == set(), f"{rel(env)}: module {name} lacks required variables {sorted(missing)}"
-    assert unknown == set(), f"{rel(env)}: module {name} gets arguments it does not declare {sorted(unknown)}"
+    assert missing == set(), f"{rel(root)}: module {name} lacks required variables {sorted(missing)}"
+    assert unknown == set(), f"{rel(root)}: module {name} gets arguments it does not declare {sorted(unknown)}"
 
 
 @pytest.mark.parametrize("env", env_dirs(), ids=rel)
-def test_tfvars_set_exactly_the_declared_variables(env):
-    declared = load(env).variables
-    assigned = set(parse(env / "terraform.tfvars"))
-    assert assigned - set(declared) == set(), f"{rel(env)}: tfvars sets undeclared {sorted(assigned - set(declared))}"
-    unset = load(env).required_variables - assigned
-    assert unset == set(), f"{rel(env)}: tfvars leaves required variables unset {sorted(unset)}"
+def test_tfvars_set_only_declared_variables_and_every_required_one(env):
+    root = load(env.parent)
+    assigned = set(tfvars(env))
+    undeclared = assigned - set(root.variables)
+    unset = root.required_variables - assigned
+    assert undeclared == set(), (
+        f"{rel(env)}: tfvars sets variables {rel(env.parent)} does not declare {sorted(undeclared)}"
+    )
+    assert unset == set(), f"{rel(env)}: tfvars leaves required variables of {rel(env.parent)} unset {sorted(unset)}"
 
 
-@pytest.mark.parametrize("env", env_dirs(), ids=rel)
-def test_remote_state_backend_matches_the_cloud(env):
-    cloud, stage = env.parent.name, env.name
-    backend_type, placeholders = BACKENDS[cloud]
-    backends = [backend for block in load(env).terraform for backend in block.get("backend", [])]
+@pytest.mark.parametrize("root", cloud_roots(), ids=rel)
+def test_root_declares_a_partial_backend_of_its_cloud(root):
+    backend_type, per_environment = BACKENDS[root.name]
+    backends = [backend for block in load(root).terraform for backend in block.get("backend", [])]
     assert [next(iter(backend)) for backend in backends] == [backend_type]
-    assert stage in str(backends[0][backend_type]), f"{rel(env)}: state key/prefix does not name the environment"
-    assert set(parse(env / "backend.hcl")) == placeholders
+    fixed = set(backends[0][backend_type]) & set(per_environment)
+    assert fixed == set(), f"{rel(root)}: backend fixes {sorted(fixed)}, which each environment must set"
+
+
+@pytest.mark.parametrize("env", env_dirs(), ids=rel)
+def test_backend_config_names_this_environment_state(env):
+    cloud, stage = env.parent.name, env.name
+    _, per_environment = BACKENDS[cloud]
+    settings = parse(env / "backend.hcl")
+    assert sorted(settings) == sorted(per_environment)
+    state_name = settings[per_environment[-1]]
+    assert f"{cloud}/{stage}" in state_name, f"{rel(env)}: state {state_name} does not name {cloud}/{stage}"
 
 
 @pytest.mark.parametrize("cloud", sorted(BACKENDS))
-def test_dev_and_prod_differ_only_in_values(cloud):
-    dev, prod = load(ENVS / cloud / "dev"), load(ENVS / cloud / "prod")
-    assert dev.variables == prod.variables
-    assert set(dev.modules["cluster"]) == set(prod.modules["cluster"])
-    assert set(parse(ENVS / cloud / "dev" / "terraform.tfvars")) == set(
-        parse(ENVS / cloud / "prod" / "terraform.tfvars")
-    )
+def test_environments_of_a_cloud_keep_separate_state(cloud):
+    state_key = BACKENDS[cloud][1][-1]
+    names = [parse(ENVS / cloud / env / "backend.hcl")[state_key] for env in ENVIRONMENTS]
+    assert len(set(names)) == len(ENVIRONMENTS), f"{cloud}: environments share a state object {names}"
+
+
+@pytest.mark.parametrize("cloud", sorted(BACKENDS))
+def test_dev_and_prod_set_the_same_variables(cloud):
+    dev, prod = (set(tfvars(ENVS / cloud / env)) for env in ENVIRONMENTS)
+    assert dev == prod, f"{cloud}: dev and prod differ in what they set {sorted(dev ^ prod)}"
+
+
+@pytest.mark.parametrize("cloud", sorted(PRIVATE_API))
+def test_prod_keeps_the_api_server_private(cloud):
+    setting, private = PRIVATE_API[cloud]
+    assert tfvars(ENVS / cloud / "prod")[setting] is private
+
+
+def test_prod_aks_runs_on_a_tier_with_an_uptime_sla():
+    assert tfvars(ENVS / "azure" / "prod")["sku_tier"] in {"Standard", "Premium"}
 
 
 def secret_leaks(document: dict, text: str) -> list[str]:
@@ -160,7 +208,7 @@ def test_secret_detector_finds_literal_secrets(tmp_path):
 def test_control_planes_use_the_highly_available_tiers():
     aks = load(TERRAFORM / "modules" / "aks").modules["aks"]
     gke = load(TERRAFORM / "modules" / "gke").modules["gke"]
-    assert aks["sku_tier"] == "Standard"
+    assert aks["sku_tier"] == "${var.sku_tier}"
     assert aks["only_critical_addons_enabled"] is True
     assert gke["regional"] is True
     assert gke["deletion_protection"] == "${var.deletion_protection}"

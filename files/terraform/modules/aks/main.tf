@@ -118,7 +118,7 @@ module "aks" {
   prefix               = var.name
   kubernetes_version   = var.kubernetes_version
   orchestrator_version = var.kubernetes_version
-  sku_tier             = "Standard"
+  sku_tier             = var.sku_tier
   support_plan         = "KubernetesOfficial"
   tags                 = var.tags
 

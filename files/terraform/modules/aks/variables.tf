@@ -29,6 +29,17 @@ variable "availability_zones" {
   }
 }
 
+variable "sku_tier" {
+  description = "Control-plane tier: Standard (99.95 % uptime SLA with availability zones) or Premium (Standard plus long-term support); Free has no SLA and suits only throwaway environments."
+  type        = string
+  default     = "Standard"
+
+  validation {
+    condition     = contains(["Free", "Standard", "Premium"], var.sku_tier)
+    error_message = "sku_tier must be Free, Standard or Premium."
+  }
+}
+
 variable "kubernetes_version" {
   description = "Kubernetes minor version; patches are applied by the cluster's automatic 'patch' upgrade channel."
   type        = string

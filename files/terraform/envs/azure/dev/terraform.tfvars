@@ -6,6 +6,9 @@ resource_group_name = "platform-dev"
 name                = "platform-dev"
 kubernetes_version  = "1.33"
 
+# No uptime SLA: dev is rebuilt at will and carries no SLO.
+sku_tier = "Free"
+
 # Public API endpoint restricted to the operators' range (documentation range: replace it).
 private_cluster   = false
 api_allowed_cidrs = ["203.0.113.0/24"]

@@ -1,5 +1,7 @@
-# Fill in before `terraform init -backend-config=backend.hcl` (the storage
-# account is created once per subscription, outside this configuration).
+# Remote state of azure/prod: terraform init -backend-config=prod/backend.hcl
+# The storage account is created once per subscription, outside this
+# configuration; replace the REPLACE values.
 resource_group_name  = "REPLACE-terraform-state-rg"
 storage_account_name = "REPLACEtfstate"
 container_name       = "tfstate"
+key                  = "sre-platform/azure/prod.tfstate"

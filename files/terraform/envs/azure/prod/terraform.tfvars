@@ -6,6 +6,9 @@ resource_group_name = "platform-prod"
 name                = "platform-prod"
 kubernetes_version  = "1.33"
 
+# Uptime SLA tier (99.95 % with availability zones), the base of docs/cloud.md.
+sku_tier = "Standard"
+
 # Private API endpoint only: reach it over the VPN / peered network listed here.
 private_cluster   = true
 api_allowed_cidrs = ["10.0.0.0/8"]

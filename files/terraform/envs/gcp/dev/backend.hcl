@@ -1,3 +1,5 @@
-# Fill in before `terraform init -backend-config=backend.hcl` (the bucket is
-# created once per organisation, outside this configuration).
+# Remote state of gcp/dev: terraform init -backend-config=dev/backend.hcl
+# The bucket is created once per organisation, outside this configuration;
+# replace the REPLACE value.
 bucket = "REPLACE-terraform-state-bucket"
+prefix = "sre-platform/gcp/dev"

@@ -11,7 +11,7 @@ provider "aws" {
 }
 
 module "cluster" {
-  source = "../../../modules/eks"
+  source = "../../modules/eks"
 
   name                    = var.name
   availability_zones      = var.availability_zones

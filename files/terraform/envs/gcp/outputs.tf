@@ -17,3 +17,18 @@ output "backup_service_account_email" {
   description = "Google service account for the iam.gke.io/gcp-service-account annotation of the PostgreSQL service account."
   value       = module.cluster.backup_service_account_email
 }
+
+output "location" {
+  description = "Region of the cluster (the cloud_cluster role passes it to gcloud container clusters get-credentials)."
+  value       = module.cluster.location
+}
+
+output "project_id" {
+  description = "Project of the cluster."
+  value       = var.project_id
+}
+
+output "private_endpoint" {
+  description = "Whether the API server is reachable on its private address only (get-credentials --internal-ip)."
+  value       = var.private_endpoint
+}

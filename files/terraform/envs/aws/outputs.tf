@@ -22,3 +22,8 @@ output "backup_role_arn" {
   description = "IAM role for the eks.amazonaws.com/role-arn annotation of the PostgreSQL service account."
   value       = module.cluster.backup_role_arn
 }
+
+output "region" {
+  description = "Region of the cluster (the cloud_cluster role passes it to aws eks update-kubeconfig)."
+  value       = var.region
+}

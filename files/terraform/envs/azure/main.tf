@@ -7,11 +7,12 @@ provider "azurerm" {
 }
 
 module "cluster" {
-  source = "../../../modules/aks"
+  source = "../../modules/aks"
 
   name                        = var.name
   location                    = var.location
   resource_group_name         = var.resource_group_name
+  sku_tier                    = var.sku_tier
   kubernetes_version          = var.kubernetes_version
   private_cluster             = var.private_cluster
   api_allowed_cidrs           = var.api_allowed_cidrs

@@ -23,6 +23,11 @@ variable "name" {
   type        = string
 }
 
+variable "sku_tier" {
+  description = "AKS control-plane tier (Standard or Premium carry the uptime SLA)."
+  type        = string
+}
+
 variable "kubernetes_version" {
   description = "Kubernetes minor version of the cluster."
   type        = string

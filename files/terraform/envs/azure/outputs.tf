@@ -22,3 +22,8 @@ output "backup_client_id" {
   description = "Client ID for the azure.workload.identity/client-id annotation of the PostgreSQL service account."
   value       = module.cluster.backup_client_id
 }
+
+output "resource_group_name" {
+  description = "Resource group of the cluster (the cloud_cluster role passes it to az aks get-credentials)."
+  value       = module.cluster.resource_group_name
+}

@@ -4,7 +4,7 @@ provider "google" {
 }
 
 module "cluster" {
-  source = "../../../modules/gke"
+  source = "../../modules/gke"
 
   project_id              = var.project_id
   name                    = var.name
