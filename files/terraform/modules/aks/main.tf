@@ -44,17 +44,17 @@ resource "azurerm_subnet" "endpoints" {
 # the virtual network stays on Azure's default rules.
 locals {
   deny_internet_inbound = {
-    name = "deny-internet-inbound", priority = 4000, access = "Deny", protocol = "*",
+    name   = "deny-internet-inbound", priority = 4000, access = "Deny", protocol = "*",
     source = "Internet", destination = "*", port = "*"
   }
   subnet_security_rules = {
     nodes = [
       {
-        name = "allow-load-balancer-probes", priority = 100, access = "Allow", protocol = "*",
+        name   = "allow-load-balancer-probes", priority = 100, access = "Allow", protocol = "*",
         source = "AzureLoadBalancer", destination = "*", port = "*"
       },
       {
-        name = "allow-https-to-ingress", priority = 110, access = "Allow", protocol = "Tcp",
+        name   = "allow-https-to-ingress", priority = 110, access = "Allow", protocol = "Tcp",
         source = "Internet", destination = local.nodes_subnet_cidr, port = "443"
       },
       local.deny_internet_inbound,

@@ -39,7 +39,7 @@ resource "aws_kms_key" "backups" {
       },
     ]
   })
-  tags                    = var.tags
+  tags = var.tags
 }
 
 resource "aws_kms_alias" "backups" {
