@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+import orjson
+from annotated_types import Ge, Le
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from service_common.asgi import FastPathRoute, fast_path, json_response, query_values
 
 from password_generator.config import MAX_COUNT, MAX_LENGTH
 from password_generator.generator import SPECIAL_CHARACTERS, generate_passwords
 
-router = APIRouter(prefix="/passwords", tags=["passwords"])
+router = APIRouter(prefix="/passwords", tags=["passwords"], route_class=FastPathRoute)
 
 
 class PasswordRequest(BaseModel):
@@ -41,13 +44,55 @@ class PasswordResponse(BaseModel):
     passwords: list[str] = Field(description="The generated passwords, in no particular order.")
 
 
+def _bounds(field: str) -> tuple[int, int]:
+    """The (ge, le) constraints of a PasswordRequest field, so the fast path cannot drift from the model."""
+    metadata = PasswordRequest.model_fields[field].metadata
+    return (
+        next(item.ge for item in metadata if isinstance(item, Ge)),
+        next(item.le for item in metadata if isinstance(item, Le)),
+    )
+
+
+FIELD_BOUNDS = {field: _bounds(field) for field in PasswordRequest.model_fields}
+# Longer than any bound written in digits: int() of it would be wasted work.
+_MAX_DIGITS = len(str(max(high for _, high in FIELD_BOUNDS.values())))
+
+
+def _generate(request: Request, count: int, length: int, special_chars: int, digits: int) -> list[str]:
+    request.app.state.passwords_generated.add({}, count)
+    return generate_passwords(count, length, special_chars, digits)
+
+
+def _plain_spec(values: dict[str, str]) -> dict[str, int] | None:
+    """The request when every field is given once as plain decimal digits and it is valid; else None."""
+    if values.keys() != FIELD_BOUNDS.keys():
+        return None
+    spec = {}
+    for field, (low, high) in FIELD_BOUNDS.items():
+        raw = values[field]
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= _MAX_DIGITS and low <= int(raw) <= high):
+            return None
+        spec[field] = int(raw)
+    if spec["special_chars"] + spec["digits"] > spec["min_length"]:
+        return None
+    return spec
+
+
+async def _generate_plain_query(request: Request) -> Response | None:
+    """Valid query parameters, answered without FastAPI's parameter solving and response model."""
+    spec = _plain_spec(query_values(request))
+    if spec is None:
+        return None
+    passwords = _generate(request, spec["count"], spec["min_length"], spec["special_chars"], spec["digits"])
+    return json_response(orjson.dumps({"passwords": passwords}))
+
+
 def _answer(request: Request, spec: PasswordRequest) -> PasswordResponse:
-    passwords = generate_passwords(spec.count, spec.min_length, spec.special_chars, spec.digits)
-    request.app.state.passwords_generated.add({}, spec.count)
-    return PasswordResponse(passwords=passwords)
+    return PasswordResponse(passwords=_generate(request, spec.count, spec.min_length, spec.special_chars, spec.digits))
 
 
 @router.get("", summary="Generate passwords from query parameters")
+@fast_path(_generate_plain_query)
 async def generate_from_query(request: Request, spec: Annotated[PasswordRequest, Query()]) -> PasswordResponse:
     return _answer(request, spec)
 

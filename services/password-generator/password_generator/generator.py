@@ -13,19 +13,31 @@ LETTERS = string.ascii_letters
 _WORD_RANGE = 2**32
 
 
-def _draw(alphabet: str, count: int) -> list[str]:
-    """``count`` characters drawn uniformly from ``alphabet`` with one CSPRNG read.
+class _Alphabet:
+    """Uniform draws from an alphabet, turning random bytes into characters in C.
 
-    Bytes at or above the largest multiple of the alphabet size are dropped,
-    so the modulo introduces no bias.
+    Bytes at or above the largest multiple of the alphabet size are dropped
+    (rejection sampling), so the modulo introduces no bias.
     """
-    size = len(alphabet)
-    limit = 256 - 256 % size
-    drawn: list[str] = []
-    while len(drawn) < count:
-        batch = secrets.token_bytes(2 * (count - len(drawn)) + 8)
-        drawn.extend(alphabet[byte % size] for byte in batch if byte < limit)
-    return drawn[:count]
+
+    def __init__(self, characters: str) -> None:
+        size = len(characters)
+        limit = 256 - 256 % size
+        self._table = bytes(ord(characters[byte % size]) for byte in range(256))
+        self._rejected = bytes(range(limit, 256))
+        # The share of bytes kept, to ask for enough in one CSPRNG read most of the time.
+        self._kept = limit / 256
+
+    def draw(self, count: int) -> str:
+        drawn = ""
+        while len(drawn) < count:
+            wanted = count - len(drawn)
+            batch = secrets.token_bytes(int(wanted / self._kept) + 8)
+            drawn += batch.translate(self._table, self._rejected).decode("ascii")
+        return drawn[:count]
+
+
+_SPECIALS, _DIGITS, _LETTERS = _Alphabet(SPECIAL_CHARACTERS), _Alphabet(DIGITS), _Alphabet(LETTERS)
 
 
 def _shuffle(items: list[str]) -> None:
@@ -45,10 +57,8 @@ def _shuffle(items: list[str]) -> None:
 
 def generate_password(length: int, special_chars: int, digits: int) -> str:
     """One password of ``length`` characters; callers have validated the counts."""
-    characters = (
-        _draw(SPECIAL_CHARACTERS, special_chars)
-        + _draw(DIGITS, digits)
-        + _draw(LETTERS, length - special_chars - digits)
+    characters = list(
+        _SPECIALS.draw(special_chars) + _DIGITS.draw(digits) + _LETTERS.draw(length - special_chars - digits)
     )
     # Without the shuffle every password would start with its special characters.
     _shuffle(characters)

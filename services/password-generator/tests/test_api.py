@@ -78,6 +78,29 @@ def test_bad_body_gets_422_naming_the_field(server, params, field, error_type):
     assert [(e["loc"][-1], e["type"]) for e in json.loads(raw)["detail"]] == [(field, error_type)]
 
 
+# Plain digits are answered by the route's fast path; the other spellings by FastAPI's
+# validation. Both must read a request the same way.
+EQUIVALENT_SPELLINGS = [
+    "min_length=016&special_chars=2&digits=2&count=2",
+    "min_length=+16&special_chars=2&digits=2&count=2",
+    "min_length=4&min_length=16&special_chars=2&digits=2&count=2",  # the last of repeated names wins
+    "min_length=16&special_chars=2&digits=2&count=2",
+]
+
+
+@pytest.mark.parametrize("query", EQUIVALENT_SPELLINGS)
+def test_spellings_of_one_request_get_the_same_answer(server, query):
+    status, body = get_json(f"{server.url}/passwords?{query}")
+    assert status == 200
+    _assert_composition(body["passwords"], {"min_length": 16, "special_chars": 2, "digits": 2, "count": 2})
+
+
+def test_unknown_query_parameter_gets_422_naming_it(server):
+    status, body = get_json(f"{server.url}/passwords?{_query({**GOOD, 'colour': 'red'})}")
+    assert status == 422
+    assert [(e["loc"], e["type"]) for e in body["detail"]] == [(["query", "colour"], "extra_forbidden")]
+
+
 def test_sum_over_length_message_says_why(server):
     _, body = get_json(f"{server.url}/passwords?{_query({**GOOD, 'special_chars': 10, 'digits': 7})}")
     assert "special_chars + digits (10 + 7) must not exceed min_length (16)" in body["detail"][0]["msg"]

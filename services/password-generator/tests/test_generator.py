@@ -8,6 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from password_generator.config import MAX_COUNT, MAX_LENGTH
 from password_generator.generator import (
+    _DIGITS,
+    _LETTERS,
     DIGITS,
     LETTERS,
     SPECIAL_CHARACTERS,
@@ -57,6 +59,17 @@ def test_positions_are_shuffled():
 
 def test_passwords_differ():
     assert len(set(generate_passwords(100, 16, 2, 2))) == 100
+
+
+def test_every_character_of_each_alphabet_is_drawn_equally_often():
+    # Rejection sampling keeps the draw uniform although 256 is no multiple of 10 or 52:
+    # a plain modulo would give the last 4 letters 4/5 of the others' share.
+    for alphabet, characters in ((_DIGITS, DIGITS), (_LETTERS, LETTERS)):
+        per_character = 4000
+        seen = Counter(alphabet.draw(per_character * len(characters)))
+        assert set(seen) == set(characters)
+        # sd ~63 per character; the modulo bias would put the last letters ~750 below the rest.
+        assert all(abs(count - per_character) < 250 for count in seen.values()), seen
 
 
 def test_shuffle_spreads_every_character_over_every_position():

@@ -26,7 +26,23 @@ def test_check_value_with_the_test_salt(server):
     assert body == f'"{CHECK_HASH}"'.encode()
 
 
-@pytest.mark.parametrize("query", ["", "?user_id=", f"?user_id={'x' * (MAX_USER_ID_LENGTH + 1)}"])
+@pytest.mark.parametrize(
+    "query", ["user_id=TEST%55SERID", "user_id=x&user_id=TESTUSERID", "other=1&user_id=TESTUSERID"]
+)
+def test_query_read_as_fastapi_reads_it(server, query):
+    # Percent-escapes decoded, the last of repeated names wins, unknown names ignored.
+    assert get_json(f"{server.url}/user_hash?{query}") == (200, CHECK_HASH)
+
+
+def test_user_id_bound_counts_characters_not_bytes(server):
+    two_byte = "%C3%A9"  # é
+    assert get_json(f"{server.url}/user_hash?user_id={two_byte * MAX_USER_ID_LENGTH}")[0] == 200
+    assert get_json(f"{server.url}/user_hash?user_id={two_byte * (MAX_USER_ID_LENGTH + 1)}")[0] == 422
+
+
+@pytest.mark.parametrize(
+    "query", ["", "?user_id=", "?user_id=TESTUSERID&user_id=", f"?user_id={'x' * (MAX_USER_ID_LENGTH + 1)}"]
+)
 def test_missing_empty_or_huge_user_id_gets_422(server, query):
     status, body = get_json(f"{server.url}/user_hash{query}")
     assert status == 422

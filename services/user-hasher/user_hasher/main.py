@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Request
-from service_common.asgi import create_service_app
+from fastapi import APIRouter, FastAPI, Query, Request, Response
+from service_common.asgi import FastPathRoute, create_service_app, fast_path, json_response, query_values
 from service_common.env import ServerSettings, env_str, identity_from_env, server_settings_from_env
 
 from user_hasher import SERVICE, __version__
@@ -23,17 +23,31 @@ def _salt_from_env() -> str:
     return salt
 
 
-router = APIRouter(tags=["hashes"])
+router = APIRouter(tags=["hashes"], route_class=FastPathRoute)
+
+
+def _hash_and_count(request: Request, user_id: str) -> str:
+    request.app.state.user_hashes_generated.inc({})
+    return user_hash(user_id, request.app.state.salt)
+
+
+async def _hash_plain_query(request: Request) -> Response | None:
+    """A user id within bounds, answered without FastAPI's parameter solving; anything else declined."""
+    user_id = query_values(request).get("user_id")
+    if not user_id or len(user_id) > MAX_USER_ID_LENGTH:
+        return None
+    # A hex digest needs no JSON escaping.
+    return json_response(b'"%s"' % _hash_and_count(request, user_id).encode())
 
 
 @router.get("/user_hash", summary="Hash a user id")
+@fast_path(_hash_plain_query)
 async def hash_user(
     request: Request,
     user_id: Annotated[str, Query(min_length=1, max_length=MAX_USER_ID_LENGTH, description="The user id to hash.")],
 ) -> str:
     """Return ``sha1(user_id + USER_SALT)`` in hex, as a JSON string."""
-    request.app.state.user_hashes_generated.inc({})
-    return user_hash(user_id, request.app.state.salt)
+    return _hash_and_count(request, user_id)
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
