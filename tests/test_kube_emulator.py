@@ -227,6 +227,30 @@ def test_posting_a_crd_serves_its_kind(kube_api):
     assert kube_api.get("example.test/v1", "Widget", "w", "default")["kind"] == "Widget"
 
 
+def test_a_pod_log_is_what_the_test_wrote_for_it(kube_api, tmp_path):
+    create(kube_api, NAMESPACE)
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "runner-x1", "namespace": "demo"}}
+    pod["metadata"]["labels"] = {"job-name": "runner"}
+    pod["spec"] = {"containers": [{"name": "main", "image": "busybox:1.36.1"}]}
+    create(kube_api, pod)
+    logs = kube_api.client.resources.get(api_version="v1", kind="Pod").log
+    assert logs.get(name="runner-x1", namespace="demo", serialize=False).data == b""
+    kube_api.set_pod_log("runner-x1", "demo", "first\nsecond\nthird\n")
+    assert logs.get(name="runner-x1", namespace="demo", serialize=False).data == b"first\nsecond\nthird\n"
+    with pytest.raises(NotFoundError):
+        logs.get(name="absent", namespace="demo", serialize=False)
+    read = task(
+        "Read the log by the job's label",
+        "kubernetes.core.k8s_log",
+        namespace="demo",
+        label_selectors=["job-name=runner"],
+        tail_lines=2,
+    )
+    run = kube_api.playbook(PLAY_HEADER + read, tmp_path)
+    assert run.returncode == 0, run.output
+    assert run.task_results("Read the log by the job's label")[0]["log"] == "second\nthird\n"
+
+
 def test_deleting_a_namespace_deletes_its_objects(kube_api):
     create(kube_api, NAMESPACE)
     create(kube_api, configmap("inside", {}))

@@ -21,7 +21,10 @@ rely on:
   ``$SRE_PLATFORM_SCHEMAS``) and from posted CustomResourceDefinitions;
 - an opt-in stand-in controller (``auto_status``) that reports workloads,
   CloudNativePG clusters, Argo CD applications, LoadBalancer services and
-  claims healthy, as their controllers would once everything runs.
+  claims healthy, as their controllers would once everything runs;
+- pod logs: no container runs, so a pod's ``log`` subresource serves what a
+  test wrote for it (``--pod-logs DIR``: ``DIR/<namespace>/<pod>.log``, empty
+  when absent; ``tailLines`` honoured).
 
 It stays a JSON store: no validation, no admission, no garbage collection
 (except a namespace's objects when it is deleted), finalizers are not waited
@@ -418,6 +421,7 @@ class KubeEmulator(kmock.KubernetesEmulator):
     """kmock's KubernetesEmulator with the object API kubernetes.core needs (see the module docstring)."""
 
     auto_status: bool = False
+    pod_logs: Path | None = None
     _revision: itertools.count = attrs.field(factory=lambda: itertools.count(1), init=False)
     _last_revision: int = attrs.field(default=0, init=False)
     _next_ip: itertools.count = attrs.field(factory=lambda: itertools.count(10), init=False)
@@ -446,10 +450,23 @@ class KubeEmulator(kmock.KubernetesEmulator):
             return await super()._handle(request)  # discovery and non-API paths
         try:
             async with self._lock:
+                if (resource.group, resource.plural, request.subresource) == ("", "pods", "log"):
+                    return aiohttp.web.Response(text=self._pod_log(request), content_type="text/plain")
                 status, payload = self._serve_object(request)
         except kmock.KubernetesError as exc:
             return await self._render_error(exc)
         return aiohttp.web.json_response(payload, status=status)
+
+    def _pod_log(self, request: kmock.Request) -> str:
+        """What the test wrote as the pod's output (the pod must exist), last ``tailLines`` lines only if asked."""
+        if request.method.value.upper() != "GET":
+            raise _error(405, "MethodNotAllowed", "a pod's log is only read")
+        target = self._target(request.resource, request.namespace, request.name)
+        self._existing_or_404(target)
+        path = self.pod_logs / target.namespace / f"{target.name}.log" if self.pod_logs else None
+        text = path.read_text() if path is not None and path.is_file() else ""
+        tail = request.params.get("tailLines")
+        return "".join(text.splitlines(keepends=True)[-int(tail) :]) if tail else text
 
     def _serve_object(self, request: kmock.Request) -> tuple[int, JSON]:
         target = self._target(request.resource, request.namespace, request.name)
@@ -679,9 +696,11 @@ def _body_dict(request: kmock.Request) -> JSON:
     return copy.deepcopy(dict(request.data))
 
 
-def build_emulator(auto_status: bool = False, schemas: Path | None = None) -> KubeEmulator:
+def build_emulator(
+    auto_status: bool = False, schemas: Path | None = None, pod_logs: Path | None = None
+) -> KubeEmulator:
     """An emulator that already serves every custom resource of the schemas directory."""
-    emulator = KubeEmulator(auto_status=auto_status)
+    emulator = KubeEmulator(auto_status=auto_status, pod_logs=pod_logs)
     emulator.add_resources(schema_resources(schemas or schemas_dir()))
     # Kinds the shared catalogue lacks, with schemas kept in the project (files/schemas).
     emulator.add_resources(schema_resources(PROJECT_SCHEMAS_DIR))
@@ -731,6 +750,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pidfile", type=Path, help="written once the API answers; removed on exit")
     parser.add_argument("--auto-status", action="store_true", help="report objects healthy like their controllers")
     parser.add_argument("--schemas", type=Path, help="CRD schemas directory (default: $SRE_PLATFORM_SCHEMAS)")
+    parser.add_argument("--pod-logs", type=Path, help="pod logs to serve: DIR/<namespace>/<pod>.log")
     parser.add_argument(
         "--background",
         action="store_true",
@@ -741,7 +761,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run_foreground(args: argparse.Namespace) -> int:
-    emulator = build_emulator(args.auto_status, args.schemas)
+    emulator = build_emulator(args.auto_status, args.schemas, args.pod_logs)
     port = args.port or free_port()
     url = f"http://{LOOPBACK}:{port}"
     _write_atomically(args.kubeconfig, kubeconfig_text(url))
@@ -806,13 +826,15 @@ class KubeEmulatorServer(ManagedServer):
     ``.kubeconfig`` and ``.url`` point at it; ``.client`` is a
     ``kubernetes.dynamic.DynamicClient``; ``get`` reads an object,
     ``set_status`` writes a status through the status subresource (as a
-    controller would), ``playbook`` runs ansible-playbook against it.
+    controller would), ``set_pod_log`` what a pod printed, ``playbook`` runs
+    ansible-playbook against it.
     """
 
     def __init__(self, auto_status: bool = False) -> None:
         super().__init__("kube-emulator", free_port(), Path(tempfile.mkdtemp(prefix="sre-kube-")))
         self.auto_status = auto_status
         self.kubeconfig = self.workdir / "kubeconfig"
+        self.pod_logs = self.workdir / "pod-logs"
         self._client = None
 
     @property
@@ -822,6 +844,7 @@ class KubeEmulatorServer(ManagedServer):
     def start(self, timeout: float = 30.0) -> KubeEmulatorServer:
         argv = [sys.executable, "-m", "tests.harness.kube_emulator", "--port", str(self.port)]
         argv += ["--kubeconfig", str(self.kubeconfig), "--pidfile", str(self.workdir / "emulator.pid")]
+        argv += ["--pod-logs", str(self.pod_logs)]
         if self.auto_status:
             argv.append("--auto-status")
         self.spawn(argv, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
@@ -855,6 +878,12 @@ class KubeEmulatorServer(ManagedServer):
         body = {"status": status}
         patched = resource.patch(body=body, name=name, namespace=namespace, content_type="application/merge-patch+json")
         return patched.to_dict()
+
+    def set_pod_log(self, name: str, namespace: str, text: str) -> None:
+        """What the pod printed, served as its log from now on (the pod must exist to be read)."""
+        path = self.pod_logs / namespace / f"{name}.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(path, text)
 
     def playbook(self, text: str, workdir: Path, check: bool = False) -> PlaybookRun:
         """Run a playbook (YAML text) on localhost against this emulator only, with its own TMPDIR.
