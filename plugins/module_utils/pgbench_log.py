@@ -51,6 +51,13 @@ def parse_line(line: str, where: str) -> Transaction:
         raise PgbenchLogError(f"{where}: not a pgbench log line ({exc}): {line!r}") from exc
 
 
+def parse_text(text: str, source: str) -> list[Transaction]:
+    """Every transaction of per-transaction log lines (one or several threads' files concatenated)."""
+    return [
+        parse_line(line, f"{source}:{number}") for number, line in enumerate(text.splitlines(), start=1) if line.strip()
+    ]
+
+
 def read_logs(paths: list[str]) -> list[Transaction]:
     """Every transaction of every log file."""
     if not paths:
@@ -59,10 +66,8 @@ def read_logs(paths: list[str]) -> list[Transaction]:
     for path in paths:
         try:
             with open(path, encoding="ascii") as handle:
-                for number, line in enumerate(handle, start=1):
-                    if line.strip():
-                        transactions.append(parse_line(line, f"{path}:{number}"))
-        except OSError as exc:
+                transactions.extend(parse_text(handle.read(), path))
+        except (OSError, UnicodeDecodeError) as exc:
             raise PgbenchLogError(f"cannot read the pgbench log {path}: {exc}") from exc
     return transactions
 

@@ -18,6 +18,11 @@ description:
     rate, the exact start and end of the measured window (epoch and ISO 8601 UTC) and a per-second series
     (transactions, p50, p99) for plots. Writes the same as JSON to O(output) when given.
   - The password reaches pgbench through the C(PGPASSWORD) environment variable, never the command line.
+  - With O(log_text) or O(log_files) the module runs nothing and connects nowhere; it computes the same
+    figures from the per-transaction logs of a run made elsewhere, for example pgbench in a Kubernetes Job
+    next to a database the controller cannot reach (C(playbooks/bench.yml) with C(bench_in_cluster)). The
+    run's options (O(duration), O(clients), O(warmup), O(scripts)...) are then those that run used; they are
+    returned in RV(parameters) and O(warmup) applies to the figures.
 extends_documentation_fragment:
   - sre.platform.postgres
 options:
@@ -99,16 +104,40 @@ options:
     description:
       - The pgbench binary. By default the one on E(PATH), then C(/usr/lib/postgresql/*/bin/pgbench).
     type: path
+  log_text:
+    description:
+      - Analyse-only mode. The per-transaction log lines of a finished run (C(pgbench -l); with several
+        threads, every thread's file concatenated, in any order). No pgbench runs, no connection is made.
+      - Mutually exclusive with O(log_files).
+    type: str
+    version_added: "0.2.0"
+  log_files:
+    description:
+      - Analyse-only mode, from files; the per-transaction log files of a finished run (every thread's).
+      - Mutually exclusive with O(log_text).
+    type: list
+    elements: path
+    version_added: "0.2.0"
+  pgbench_output:
+    description:
+      - Analyse-only mode. pgbench's standard output of the analysed run. Its C(tps =) line gives
+        RV(pgbench_tps) and its first line (C(pgbench (client[, server server]))) RV(pgbench_version) and
+        RV(server_version); without it they are C(null) and C(unknown).
+    type: str
+    default: ""
+    version_added: "0.2.0"
 attributes:
   check_mode:
     support: full
     description: Validates the options, the scripts, the binary and the connection, and returns the command
-      that would run; runs nothing.
+      that would run; runs nothing. In analyse-only mode the figures are computed (that changes nothing)
+      but O(output) is not written.
   diff_mode:
     support: none
 notes:
   - pgbench runs on the host that runs the module (usually the controller) and connects over the network.
-  - C(changed) is true after a run and in check mode, because a benchmark writes to the database.
+  - C(changed) is true after a run and in check mode, because a benchmark writes to the database; false in
+    analyse-only mode.
 seealso:
   - name: pgbench
     description: Options and per-transaction log format.
@@ -154,12 +183,31 @@ EXAMPLES = r"""
     login_host: 127.0.0.1
     builtin: select-only
   check_mode: true
+
+- name: Figures of a run made elsewhere (a pgbench Job in the cluster), from what it printed
+  sre.platform.pg_bench:
+    duration: 300
+    warmup: 10
+    clients: 10
+    jobs: 2
+    protocol: prepared
+    builtin: tpcb-like
+    log_text: "{{ job_transaction_log }}"
+    pgbench_output: "{{ job_pgbench_output }}"
+    output: reports/bench.json
+  register: bench
+
+- name: The same figures again from log files kept by an earlier run (log_dir)
+  sre.platform.pg_bench:
+    builtin: tpcb-like
+    warmup: 10
+    log_files: "{{ earlier_run.log_files }}"
 """
 
 RETURN = r"""
 command:
   description: The pgbench command line; the password is never part of it (it goes in the environment).
-  returned: always
+  returned: when pgbench ran, and in check mode; not in analyse-only mode
   type: list
   elements: str
   sample: [/usr/bin/pgbench, -T, "300", -c, "10", -j, "2", -M, simple, -l, --log-prefix, /tmp/x/log, -b, tpcb-like]
@@ -247,22 +295,24 @@ parameters:
   returned: always
   type: dict
 pgbench_tps:
-  description: The TPS pgbench itself printed (whole run, warm-up included, without connection time).
+  description: The TPS pgbench itself printed (whole run, warm-up included, without connection time);
+    in analyse-only mode read from O(pgbench_output), C(null) without it.
   returned: success, not in check mode
   type: float
   sample: 615.2
 server_version:
-  description: PostgreSQL server version.
+  description: PostgreSQL server version (analyse-only mode, from O(pgbench_output) or C(unknown)).
   returned: always
   type: str
   sample: "15.10"
 pgbench_version:
-  description: First line of C(pgbench --version).
+  description: First line of C(pgbench --version) (analyse-only mode, from O(pgbench_output) or C(unknown)).
   returned: always
   type: str
   sample: pgbench (PostgreSQL) 15.10
 log_files:
-  description: The per-transaction log files kept under O(log_dir) (empty without it).
+  description: The per-transaction log files kept under O(log_dir) (empty without it); in analyse-only mode
+    O(log_files) as given (empty with O(log_text)).
   returned: success, not in check mode
   type: list
   elements: str
@@ -282,6 +332,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.platform.plugins.module_utils.pgbench_log import (
     PgbenchLogError,
     log_files,
+    parse_text,
     read_logs,
     summarize,
 )
@@ -295,6 +346,9 @@ from ansible_collections.sre.platform.plugins.module_utils.postgres import (
 DEBIAN_PACKAGE = "postgresql-client"
 DEFAULT_BUILTIN = "tpcb-like"
 PGBENCH_TPS = re.compile(r"^tps = ([0-9.]+)", re.MULTILINE)
+# The header pgbench prints before a run: "pgbench (17.5 (Debian ...))" or "pgbench (15.10, server 17.5)".
+PGBENCH_HEADER = re.compile(r"^pgbench \((?P<client>.+?)(?:, server (?P<server>[^,()]+))?\)$", re.MULTILINE)
+UNKNOWN = "unknown"
 
 
 def argument_spec() -> dict:
@@ -318,8 +372,16 @@ def argument_spec() -> dict:
         output={"type": "path"},
         log_dir={"type": "path"},
         pgbench_path={"type": "path"},
+        log_text={"type": "str"},
+        log_files={"type": "list", "elements": "path"},
+        pgbench_output={"type": "str", "default": ""},
     )
     return spec
+
+
+def analyse_only(params: dict) -> bool:
+    """The logs of a run made elsewhere are given: measure them, run nothing."""
+    return params["log_text"] is not None or params["log_files"] is not None
 
 
 def validation_errors(params: dict) -> list[str]:
@@ -336,6 +398,8 @@ def validation_errors(params: dict) -> list[str]:
         errors.append(f"warmup ({params['warmup']} s) must be at least 0 and shorter than duration")
     if params["init"] and params["scripts"]:
         errors.append("init creates the pgbench tables of the built-in workloads; it cannot go with scripts")
+    if params["init"] and analyse_only(params):
+        errors.append("init runs pgbench; it cannot go with log_text or log_files (analyse-only mode)")
     for script in params["scripts"]:
         if script["weight"] < 1:
             errors.append(f"script {script['path']}: weight must be at least 1, got {script['weight']}")
@@ -426,6 +490,43 @@ def write_json(path: str, result: dict) -> None:
     Path(path).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def pgbench_tps(stdout: str) -> float | None:
+    found = PGBENCH_TPS.search(stdout)
+    return float(found.group(1)) if found else None
+
+
+def reported_versions(stdout: str) -> dict:
+    """Client and server versions from the header of a run's output; the server's is the client's when equal."""
+    header = PGBENCH_HEADER.search(stdout)
+    if header is None:
+        return {"pgbench_version": UNKNOWN, "server_version": UNKNOWN}
+    client = header.group("client")
+    return {
+        "pgbench_version": f"pgbench (PostgreSQL) {client}",
+        "server_version": header.group("server") or client,
+    }
+
+
+def analyse(module: AnsibleModule) -> dict:
+    """The figures of a run made elsewhere, from the logs and the output it produced."""
+    params = module.params
+    try:
+        if params["log_text"] is not None:
+            transactions = parse_text(params["log_text"], "log_text")
+        else:
+            transactions = read_logs(params["log_files"])
+        figures = summarize(transactions, params["warmup"])
+    except PgbenchLogError as exc:
+        module.fail_json(msg=f"Could not measure the run from the given pgbench logs: {exc}")
+    stdout = params["pgbench_output"]
+    return {
+        **figures,
+        **reported_versions(stdout),
+        "pgbench_tps": pgbench_tps(stdout),
+        "log_files": params["log_files"] or [],
+    }
+
+
 def measure(module: AnsibleModule, pgbench: str, log_root: str) -> dict:
     """Run the benchmark with per-transaction logs under ``log_root`` and return its figures."""
     params = module.params
@@ -439,20 +540,32 @@ def measure(module: AnsibleModule, pgbench: str, log_root: str) -> dict:
         figures = summarize(read_logs(files), params["warmup"])
     except PgbenchLogError as exc:
         module.fail_json(msg=f"Could not measure the run from pgbench's logs: {exc}", command=command)
-    tps = PGBENCH_TPS.search(stdout)
-    return {**figures, "command": command, "pgbench_tps": float(tps.group(1)) if tps else None, "log_files": files}
+    return {**figures, "command": command, "pgbench_tps": pgbench_tps(stdout), "log_files": files}
+
+
+def report_analysis(module: AnsibleModule) -> dict:
+    """Analyse-only mode: figures from given logs; O(output) written unless in check mode."""
+    result = {"changed": False, "parameters": run_parameters(module.params), **analyse(module)}
+    if module.params["output"] and not module.check_mode:
+        try:
+            write_json(module.params["output"], result)
+        except OSError as exc:
+            module.fail_json(msg=f"pg_bench could not write its output: {exc}", exception=traceback.format_exc())
+    return result
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=[("builtin", "scripts")],
+        mutually_exclusive=[("builtin", "scripts"), ("log_text", "log_files")],
         supports_check_mode=True,
     )
     params = module.params
     errors = validation_errors(params)
     if errors:
         module.fail_json(msg="Invalid pg_bench options: " + "; ".join(errors))
+    if analyse_only(params):
+        module.exit_json(**report_analysis(module))
     pgbench = find_pgbench(params["pgbench_path"])
     if pgbench is None:
         looked_at = params["pgbench_path"] or "on PATH and in /usr/lib/postgresql/*/bin"
