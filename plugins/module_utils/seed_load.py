@@ -319,7 +319,7 @@ def _prepare_table(conn, schema: str, table_name: str) -> str:
             if name not in existing:
                 cur.execute(statement)
         # The workload that follows a seed needs statistics; the data no longer changes.
-        cur.execute(sql.SQL("ANALYZE {}").format(qualified(schema, table_name)))
+        cur.execute(seed_schema.analyze_sql(schema, table))
     return table_name
 
 

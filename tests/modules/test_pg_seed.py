@@ -97,6 +97,13 @@ def test_seed_loads_related_tables_whose_keys_hold_and_a_rerun_changes_nothing(p
     for name, table in result["tables"].items():
         assert postgres_server.psql(f"SELECT shop.seed_checksum('shop.{name}')", database) == table["checksum"]
     assert any("loaded orders" in line for line in result["progress"])
+    # The planner has statistics for every column rows are looked up and joined by.
+    analyzed = postgres_server.psql(
+        "SELECT tablename || '.' || attname FROM pg_stats WHERE schemaname = 'shop'", database
+    )
+    expected_stats = {f"{table.name}.{column}" for table in seed_schema.TABLES for column in table.statistics_columns}
+    assert expected_stats <= set(analyzed.splitlines()), sorted(expected_stats - set(analyzed.splitlines()))
+    assert {"orders.customer_id", "order_items.order_id", "reviews.product_id"} <= expected_stats
 
     again = seed(postgres_server, database, verify=True)
     assert again["changed"] is False and again["operation"] == "none", again
