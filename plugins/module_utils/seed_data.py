@@ -1,7 +1,10 @@
 """Deterministic, realistic rows for the shop schema, as COPY text, one block of ids at a time.
 
 Calling Faker per row is about 100 times too slow for a million rows, so Faker
-(seeded) fills small value pools once and rows combine pool values. Every
+(seeded) fills small value pools once and rows combine pool values. Only the
+tables in ``FAKER_TABLES`` need those pools: the others (orders and the rows
+that hang off them) use calendar text, prices and ids, so they can load while
+the pools are still being drawn. Every
 random choice comes from a keyed byte stream: SHAKE-128 of (seed, table,
 column, block of ``BLOCK_ROWS`` ids). A row's values therefore depend only on
 the seed and its id, never on how the ids are split into chunks or workers,
@@ -38,6 +41,8 @@ _QUANTITIES = 4  # an order item holds 1 to 4 units
 # Tables whose ids other tables pick at random.
 _PICKED_IDS = ("categories", "suppliers", "warehouses", "customers", "products")
 _SHIPPED, _DELIVERED, _PAID = "shipped", "delivered", "paid"
+# Tables whose rows use the Faker pools (names, addresses, text).
+FAKER_TABLES = frozenset({"categories", "suppliers", "warehouses", "customers", "products", "addresses", "reviews"})
 
 
 def seeded_random(*parts: object) -> random.Random:
@@ -52,7 +57,7 @@ def _clean(text: str) -> str:
 
 @dataclass
 class Pools:
-    """Realistic values drawn once from a seeded Faker (and calendar text built once)."""
+    """Realistic values drawn once from a seeded Faker."""
 
     first_names: list[str]
     last_names: list[str]
@@ -67,10 +72,6 @@ class Pools:
     sentences: list[str]
     titles: list[str]
     paragraphs: list[str]
-    price_cents: list[int]
-    birth_dates: list[str]
-    hours: list[str]  # "YYYY-MM-DD HH" of every hour of the span and its slack
-    minutes: list[str]  # ":MM:SS+00" of every second of an hour
 
 
 def _calendar_hours() -> list[str]:
@@ -84,12 +85,10 @@ def build_pools(seed: int) -> Pools:
 
     fake = Faker("en_US", use_weighting=False)
     fake.seed_instance(seed)
-    rng = seeded_random(seed, "pools")
 
     def draw(make: Callable[[], str], count: int) -> list[str]:
         return [_clean(make()) for _ in range(count)]
 
-    birth_start = datetime.date(1950, 1, 1).toordinal()
     return Pools(
         first_names=draw(fake.first_name, 1500),
         last_names=draw(fake.last_name, 1500),
@@ -104,17 +103,26 @@ def build_pools(seed: int) -> Pools:
         sentences=draw(fake.sentence, 1000),
         titles=draw(lambda: fake.sentence(nb_words=4).rstrip("."), 600),
         paragraphs=draw(lambda: fake.paragraph(nb_sentences=3), 500),
-        # Log-uniform prices between 1 and 1,000 (most goods are cheap, a few are not).
-        price_cents=[int(100 * 10 ** rng.uniform(0, 3)) for _ in range(5000)],
-        birth_dates=[datetime.date.fromordinal(birth_start + rng.randrange(20_000)).isoformat() for _ in range(4000)],
-        hours=_calendar_hours(),
-        minutes=[f":{s // 60:02d}:{s % 60:02d}+00" for s in range(3600)],
     )
+
+
+def _prices_and_birth_dates(seed: int) -> tuple[list[int], list[str]]:
+    rng = seeded_random(seed, "pools")
+    # Log-uniform prices between 1 and 1,000 (most goods are cheap, a few are not).
+    price_cents = [int(100 * 10 ** rng.uniform(0, 3)) for _ in range(5000)]
+    birth_start = datetime.date(1950, 1, 1).toordinal()
+    birth_dates = [datetime.date.fromordinal(birth_start + rng.randrange(20_000)).isoformat() for _ in range(4000)]
+    return price_cents, birth_dates
 
 
 def _wheel(values: Sequence[str]) -> list[str]:
     """``values`` repeated to 65,536 entries, so a 16-bit word picks one (each value equally often, to within 1)."""
     return (list(values) * (_WHEEL_SIZE // len(values) + 1))[:_WHEEL_SIZE]
+
+
+def _wheels(values: dict[str, Sequence[str]]) -> dict[str, list[str]]:
+    """A wheel for every list short enough to have one (longer ones are picked from by remainder)."""
+    return {name: _wheel(population) for name, population in values.items() if len(population) <= _WHEEL_SIZE}
 
 
 _DECIMALS = [f".{cents:02d}" for cents in range(100)]
@@ -142,36 +150,36 @@ def _cyclic_ids(ids: range, modulus: int) -> list[str]:
 
 
 class SeedContext:
-    """Row counts, pools and wheels for one seed: everything a block of rows needs.
+    """Row counts, value lists and wheels for one seed: everything a block of rows needs.
 
-    Built once before the workers fork; lookups that many rows share (wheels of
-    the pools, ids as text, an order item's product, quantity and price as
+    Built once before the workers fork, without the Faker pools (``add_pools``
+    adds them when they are drawn); lookups that many rows share (wheels of
+    the values, ids as text, an order item's product, quantity and price as
     text) are precomputed here so the per-row work stays small.
     """
 
-    def __init__(self, seed: int, counts: dict[str, int], pools: Pools) -> None:
+    def __init__(self, seed: int, counts: dict[str, int], pools: Pools | None = None) -> None:
         self.seed = seed
         self.counts = counts
-        self.values: dict[str, Sequence[str]] = {
-            field.name: getattr(pools, field.name) for field in fields(Pools) if field.name != "price_cents"
-        }
-        self.values.update(
-            first_names_lower=[name.lower() for name in pools.first_names],
-            last_names_lower=[name.lower() for name in pools.last_names],
-            words_title=[word.title() for word in pools.words],
+        price_cents, birth_dates = _prices_and_birth_dates(seed)
+        hours = _calendar_hours()
+        self.values: dict[str, Sequence[str]] = dict(
+            birth_dates=birth_dates,
+            hours=hours,
+            minutes=[f":{s // 60:02d}:{s % 60:02d}+00" for s in range(3600)],
             carriers=_CARRIERS,
             payment_methods=_PAYMENT_METHODS,
             open_statuses=_OPEN_ORDER_STATUSES,
             ratings=_RATINGS,
             stock_levels=[str(level) for level in range(500)],
             digits4=[f"{number:04d}" for number in range(10_000)],
-            span_hours=pools.hours[:_SPAN_HOURS],
+            span_hours=hours[:_SPAN_HOURS],
         )
         self.values.update({name: _id_texts(1, counts[name]) for name in _PICKED_IDS})
-        self.wheels = {name: _wheel(values) for name, values in self.values.items() if len(values) <= _WHEEL_SIZE}
-        prices = pools.price_cents
+        self.wheels = _wheels(self.values)
+        self.has_pools = False
         price_words = self.words("products", "price", range(1, counts["products"] + 1), "I")
-        self.price_cents = [prices[word % len(prices)] for word in price_words]
+        self.price_cents = [price_cents[word % len(price_cents)] for word in price_words]
         self.price_text = _money(self.price_cents)
         # An item picks one of products x quantities; its text and its amount, by that index.
         self.item_text = [
@@ -180,6 +188,20 @@ class SeedContext:
             for quantity in range(1, _QUANTITIES + 1)
         ]
         self.item_cents = [cents * quantity for cents in self.price_cents for quantity in range(1, _QUANTITIES + 1)]
+        if pools is not None:
+            self.add_pools(pools)
+
+    def add_pools(self, pools: Pools) -> None:
+        """The values drawn from Faker, which only the tables in FAKER_TABLES use."""
+        values = {field.name: getattr(pools, field.name) for field in fields(Pools)}
+        values.update(
+            first_names_lower=[name.lower() for name in pools.first_names],
+            last_names_lower=[name.lower() for name in pools.last_names],
+            words_title=[word.title() for word in pools.words],
+        )
+        self.values.update(values)
+        self.wheels.update(_wheels(values))
+        self.has_pools = True
 
     def words(self, table: str, column: str, ids: range, typecode: str = "H") -> array:
         """The random words of ``table.column`` for ``ids``: the same for an id whatever range asks for it."""

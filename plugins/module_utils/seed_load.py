@@ -16,7 +16,10 @@ moment is completed by the next one:
    ``seed_manifest`` and the run is marked ``complete``.
 
 Chunks are loaded by ``jobs`` forked worker processes, each with its own
-connection: generating rows is CPU-bound Python, so threads would not help. A
+connection: generating rows is CPU-bound Python, so threads would not help.
+The workers start at once on the tables that need no Faker pools (orders and
+the rows that hang off them) while a thread of the parent draws the pools;
+the chunks of the other tables follow, carrying the pools. A
 worker streams a chunk to COPY one block at a time, so its server backend
 parses a block while the worker generates the next. Keys, statistics and
 foreign keys are work for the server alone: ``jobs`` threads of the parent
@@ -32,6 +35,7 @@ import collections
 import itertools
 import multiprocessing
 import os
+import pickle
 import queue
 import threading
 import time
@@ -252,6 +256,8 @@ def _execute(task: tuple, connection: Callable[[], object], schema: str) -> tupl
     function, args, step = _TASKS[task[0]], task[1:-1], task[-1]
     conn = None
     try:
+        if task[0] in _OFFLINE_TASKS:
+            return "ok", function(*args)
         conn = connection()
         result = function(conn, schema, *args)
         conn.commit()
@@ -279,11 +285,21 @@ class _CopySource:
         return data
 
 
-def _load_chunk(conn, schema: str, table: str, chunk: int, first: int, last: int) -> tuple[str, int, int]:
+def _pickled_pools(seed: int) -> bytes:
+    """The Faker pools, pickled once: they go with every chunk that needs them, and a worker unpickles them once."""
+    return pickle.dumps(seed_data.build_pools(seed))
+
+
+def _load_chunk(
+    conn, schema: str, table: str, chunk: int, first: int, last: int, pools: bytes | None
+) -> tuple[str, int, int]:
+    context = _worker["context"]
+    if pools is not None and not context.has_pools:
+        context.add_pools(pickle.loads(pools))  # noqa: S301 - pickled by the parent process a moment ago
     columns = seed_schema.column_list(seed_schema.table(table).column_names)
     copy = sql.SQL("COPY {} ({}) FROM STDIN").format(qualified(schema, table), columns)
     record = sql.SQL("INSERT INTO {} (table_name, chunk, first_id, last_id, checksum) VALUES (%s, %s, %s, %s, %s)")
-    source = _CopySource(seed_data.blocks(_worker["context"], table, first, last))
+    source = _CopySource(seed_data.blocks(context, table, first, last))
     rows = last - first + 1
     with conn.cursor() as cur:
         cur.copy_expert(copy.as_string(cur), source)
@@ -347,16 +363,19 @@ _TASKS: dict[str, Callable] = {
     "load": _load_chunk,
     "prepare": _prepare_table,
     "constrain": _constrain_table,
+    "pools": _pickled_pools,
 }
 
 
-# Tasks whose work is all in the server: the parent's threads drive them (libpq releases the GIL), so the
-# worker processes keep generating rows meanwhile.
-_SERVER_TASKS = frozenset({"prepare", "constrain"})
+# Tasks the parent's threads run: server work (libpq releases the GIL), and drawing the pools, which the
+# workers do not wait for. The worker processes keep generating rows meanwhile.
+_PARENT_TASKS = frozenset({"prepare", "constrain", "pools"})
+# Tasks that need no connection.
+_OFFLINE_TASKS = frozenset({"pools"})
 
 
 class Workers:
-    """``jobs`` forked processes that load chunks and ``jobs`` threads that run server-side tasks, each with its
+    """``jobs`` forked processes that load chunks and ``jobs`` threads that run the parent's tasks, each with its
     own connection; ``run`` raises SeedError on the first failure."""
 
     def __init__(self, params: dict, schema: str, jobs: int, context: seed_data.SeedContext | None = None) -> None:
@@ -380,7 +399,7 @@ class Workers:
         while waiting or sum(running.values()):
             waiting = self._start(waiting, running)
             task, (status, value) = self._finished.get()
-            running[task[0] in _SERVER_TASKS] -= 1
+            running[task[0] in _PARENT_TASKS] -= 1
             if status == "error":
                 raise SeedError(value)
             waiting.extendleft(reversed(on_result(task, value)))
@@ -389,22 +408,22 @@ class Workers:
         """Start every waiting task whose kind of worker is free, in order; return the others."""
         still_waiting: collections.deque = collections.deque()
         for task in waiting:
-            server_side = task[0] in _SERVER_TASKS
-            if running[server_side] < self.jobs:
-                running[server_side] += 1
-                self._submit(task, server_side)
+            in_parent = task[0] in _PARENT_TASKS
+            if running[in_parent] < self.jobs:
+                running[in_parent] += 1
+                self._submit(task, in_parent)
             else:
                 still_waiting.append(task)
         return still_waiting
 
-    def _submit(self, task: tuple, server_side: bool) -> None:
+    def _submit(self, task: tuple, in_parent: bool) -> None:
         def finished(result: tuple[str, object]) -> None:
             self._finished.put((task, result))
 
         def failed(exc: BaseException) -> None:
             finished(("error", explain(task[-1], exc)))
 
-        if server_side:
+        if in_parent:
             future = self.threads.submit(_execute, task, self._thread_connection, self.schema)
             future.add_done_callback(
                 lambda done: failed(done.exception()) if done.exception() else finished(done.result())
@@ -461,9 +480,14 @@ def build(workers: Workers, plan: Plan, chunks: list, log: Callable[[str], None]
     """
     schema = plan.schema
     remaining = collections.Counter(chunk[0] for chunk in chunks)
+    ordered = interleave(chunks, plan.counts, workers.jobs)
+    needs_pools = [chunk for chunk in ordered if chunk[0] in seed_data.FAKER_TABLES]
     prepared: set[str] = set()
     constrained: set[str] = set()
     loaded = 0
+
+    def load(chunk: tuple, pools: bytes | None = None) -> tuple:
+        return ("load", *chunk, pools, f"Loading {chunk[0]} rows {chunk[2]}..{chunk[3]}")
 
     def prepare(name: str) -> tuple:
         return ("prepare", name, f"Creating the keys and indexes of {schema}.{name}")
@@ -481,6 +505,9 @@ def build(workers: Workers, plan: Plan, chunks: list, log: Callable[[str], None]
 
     def on_result(task: tuple, result) -> list[tuple]:
         nonlocal loaded
+        if task[0] == "pools":
+            log("drew the value pools from Faker")
+            return [load(chunk, result) for chunk in needs_pools]
         if task[0] == "constrain":
             log(f"validated the foreign keys of {result}")
             return []
@@ -495,8 +522,9 @@ def build(workers: Workers, plan: Plan, chunks: list, log: Callable[[str], None]
         return [prepare(table)] if remaining[table] == 0 else []
 
     tasks = [prepare(name) for name in seed_schema.TABLE_NAMES if not remaining[name]]
-    ordered = interleave(chunks, plan.counts, workers.jobs)
-    tasks += [("load", *chunk, f"Loading {chunk[0]} rows {chunk[2]}..{chunk[3]}") for chunk in ordered]
+    if needs_pools:
+        tasks.append(("pools", plan.seed, "Drawing the value pools from Faker"))
+    tasks += [load(chunk) for chunk in ordered if chunk[0] not in seed_data.FAKER_TABLES]
     workers.run(tasks, on_result)
     return loaded
 
@@ -543,7 +571,7 @@ def seed(conn, params: dict, plan: Plan, jobs: int, fresh: bool, log: Callable[[
         create_schema(conn, plan)
         log(f"created schema {plan.schema} with {len(seed_schema.TABLES)} tables")
     chunks = pending_chunks(conn, plan)
-    context = seed_data.SeedContext(plan.seed, plan.counts, seed_data.build_pools(plan.seed)) if chunks else None
+    context = seed_data.SeedContext(plan.seed, plan.counts) if chunks else None
     workers = Workers(params, plan.schema, jobs, context)
     try:
         rows_loaded = build(workers, plan, chunks, log)

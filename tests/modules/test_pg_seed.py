@@ -68,6 +68,20 @@ def test_rows_depend_only_on_the_seed_and_their_ids_not_on_how_the_ids_are_split
     assert seed_data.rows(other, "customers", 1, 100) != seed_data.rows(context, "customers", 1, 100)
 
 
+def test_tables_outside_faker_tables_load_before_the_pools_are_drawn():
+    counts = seed_schema.row_counts(50_000)
+    bare = seed_data.SeedContext(5, counts)
+    full = seed_data.SeedContext(5, counts, seed_data.build_pools(5))
+    for table in seed_schema.TABLE_NAMES:
+        if table in seed_data.FAKER_TABLES:
+            with pytest.raises(KeyError):
+                seed_data.rows(bare, table, 1, 100)
+        else:
+            assert seed_data.rows(bare, table, 1, counts[table]) == seed_data.rows(full, table, 1, counts[table])
+    bare.add_pools(seed_data.build_pools(5))
+    assert seed_data.rows(bare, "customers", 1, 100) == seed_data.rows(full, "customers", 1, 100)
+
+
 def test_seed_loads_related_tables_whose_keys_hold_and_a_rerun_changes_nothing(postgres_server, database):
     result = seed(postgres_server, database)
     assert result.get("failed") is not True, result.get("msg")
