@@ -57,10 +57,13 @@ def _string_field(payload: dict, name: str, max_length: int) -> str:
 
 @api.get("/")
 def hello():
-    """Write then read test_key: proves the round trip to Redis works."""
-    client = _redis()
-    client.set(TEST_KEY, TEST_VALUE)
-    value = client.get(TEST_KEY)
+    """Write then read test_key: proves the round trip to Redis works.
+
+    Both commands go in one pipeline without MULTI: Redis runs a connection's
+    commands in order, so the GET still reads what the SET wrote, and one
+    network round trip serves both.
+    """
+    _, value = _redis().pipeline(transaction=False).set(TEST_KEY, TEST_VALUE).get(TEST_KEY).execute()
     count_operation("ok")
     return jsonify(key=TEST_KEY, value=value)
 
