@@ -12,6 +12,7 @@ ratio is the steadier of the two.
 
     .venv/bin/python benchmarks/services.py                 # full run, ~3 min
     .venv/bin/python benchmarks/services.py --duration 3 --runs 1
+    .venv/bin/python benchmarks/services.py --only kv-store       # one service and its baseline
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class Target:
     health: str = "/healthz"
 
 
-def targets() -> list[Target]:
+def all_targets() -> list[Target]:
     python = sys.executable
     return [
         Target("baseline-fastapi", [python, str(ROOT / "benchmarks/baselines/fastapi_constant.py")], "/", health="/"),
@@ -68,6 +69,18 @@ def targets() -> list[Target]:
         Target("baseline-flask", [*GUNICORN, "benchmarks.baselines.flask_redis:app"], "/", health="/"),
         Target("kv-store", [*GUNICORN, "kv_store:create_app()"], "/", "baseline-flask"),
     ]
+
+
+def selected_targets(only: list[str] | None) -> list[Target]:
+    """All targets, or the services named in ``only`` with the baselines they are compared with."""
+    every = all_targets()
+    if not only:
+        return every
+    unknown = set(only) - {target.name for target in every}
+    if unknown:
+        raise SystemExit(f"unknown target(s): {', '.join(sorted(unknown))}")
+    wanted = set(only) | {target.baseline for target in every if target.name in only}
+    return [target for target in every if target.name in wanted]
 
 
 def parse_wrk(output: str) -> dict[str, float]:
@@ -113,21 +126,21 @@ def run_wrk(url: str, threads: int, connections: int, duration: int, server_pid:
     return measured
 
 
-def start_servers(redis_url: str) -> dict[str, AppServer]:
+def start_servers(redis_url: str, targets: list[Target]) -> dict[str, AppServer]:
     env = {
         "PYTHONPATH": os.pathsep.join(str(p) for p in [ROOT, *CODE_DIRS]),
         "REDIS_URL": redis_url,
         "USER_SALT": "TESTSALT",
     }
     servers = {}
-    for target in targets():
+    for target in targets:
         servers[target.name] = AppServer(target.name, target.argv, env=env, health_path=target.health).start()
     return servers
 
 
-def summarise(runs: dict[str, list[dict]]) -> dict[str, dict]:
+def summarise(runs: dict[str, list[dict]], targets: list[Target]) -> dict[str, dict]:
     summary = {}
-    for target in targets():
+    for target in targets:
         measured = runs[target.name]
         summary[target.name] = {
             "rps": statistics.median(r["rps"] for r in measured),
@@ -177,18 +190,26 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per target; the median is reported (default 3)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/services.json")
+    parser.add_argument("--only", nargs="+", metavar="TARGET", help="these services and their baselines only")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="JSON results (default: benchmarks/results/services.json; with --only, none unless given)",
+    )
     args = parser.parse_args()
+    targets = selected_targets(args.only)
+    output = args.output or (None if args.only else ROOT / "benchmarks/results/services.json")
 
+    load_at_start = os.getloadavg()
     redis = RedisServer().start()
     servers: dict[str, AppServer] = {}
     try:
-        servers = start_servers(redis.url)
-        for target in targets():  # warm up: first requests open pools and fill caches
+        servers = start_servers(redis.url, targets)
+        for target in targets:  # warm up: first requests open pools and fill caches
             run_wrk(servers[target.name].url + target.path, args.threads, args.connections, 1, servers[target.name].pid)
-        runs: dict[str, list[dict]] = {target.name: [] for target in targets()}
+        runs: dict[str, list[dict]] = {target.name: [] for target in targets}
         for run in range(args.runs):
-            for target in targets():
+            for target in targets:
                 server = servers[target.name]
                 result = run_wrk(server.url + target.path, args.threads, args.connections, args.duration, server.pid)
                 runs[target.name].append(result)
@@ -198,19 +219,23 @@ def main() -> int:
             server.cleanup()
         redis.cleanup()
 
-    summary = summarise(runs)
+    summary = summarise(runs, targets)
     print_table(summary)
     report = {
         "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cpus": os.cpu_count(),
+        # Other work on the machine moves rps more than the CPU per request: say how busy it was.
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": os.getloadavg(),
         "wrk": {"threads": args.threads, "connections": args.connections, "duration_s": args.duration},
         "runs": args.runs,
         "results": summary,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"written: {args.output}")
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"written: {output}")
     return 0
 
 
