@@ -7,8 +7,9 @@ moment is completed by the next one:
    manifest, in one transaction (status ``loading``);
 2. ``build``: COPY every missing chunk, each in its own transaction together
    with its row in ``seed_chunks`` (a chunk is either fully there and recorded,
-   or absent). As soon as a table's last chunk is in, its keys and indexes are
-   built and it is analyzed; as soon as it and the tables it references have
+   or absent). As soon as a table's last chunk is in, its indexes are built
+   in parallel, its keys adopt them and it is analyzed; as soon as it and the
+   tables it references have
    their keys, its foreign keys are added NOT VALID and validated. These tasks
    run while later tables still load; each first looks in the catalog and
    skips what exists;
@@ -326,14 +327,25 @@ def _existing_indexes(cur, schema: str) -> set[str]:
     return {row[0] for row in cur.fetchall()}
 
 
+def _build_index(conn, schema: str, table_name: str, index_name: str) -> tuple[str, str]:
+    """One index of a loaded table, unless it exists; the indexes of a table are built in parallel."""
+    (index,) = [
+        index for index in seed_schema.indexes(schema, seed_schema.table(table_name)) if index.name == index_name
+    ]
+    with conn.cursor() as cur:
+        if index_name not in _existing_indexes(cur, schema):
+            cur.execute(index.create)
+    return table_name, index_name
+
+
 def _prepare_table(conn, schema: str, table_name: str) -> str:
-    """Primary key, unique constraints and indexes of one table (skipping those that exist), then ANALYZE it."""
+    """Once its indexes are built: the key constraints adopt them (skipping those that exist), then ANALYZE."""
     table = seed_schema.table(table_name)
     with conn.cursor() as cur:
-        existing = set(_existing_constraints(cur, schema)) | _existing_indexes(cur, schema)
-        for name, statement in seed_schema.index_statements(schema, table):
-            if name not in existing:
-                cur.execute(statement)
+        existing = _existing_constraints(cur, schema)
+        for index in seed_schema.indexes(schema, table):
+            if index.constraint is not None and index.name not in existing:
+                cur.execute(index.constraint)
         # The workload that follows a seed needs statistics; the data no longer changes.
         cur.execute(seed_schema.analyze_sql(schema, table))
     return table_name
@@ -361,6 +373,7 @@ def _constrain_table(conn, schema: str, table_name: str) -> str:
 
 _TASKS: dict[str, Callable] = {
     "load": _load_chunk,
+    "index": _build_index,
     "prepare": _prepare_table,
     "constrain": _constrain_table,
     "pools": _pickled_pools,
@@ -369,7 +382,7 @@ _TASKS: dict[str, Callable] = {
 
 # Tasks the parent's threads run: server work (libpq releases the GIL), and drawing the pools, which the
 # workers do not wait for. The worker processes keep generating rows meanwhile.
-_PARENT_TASKS = frozenset({"prepare", "constrain", "pools"})
+_PARENT_TASKS = frozenset({"index", "prepare", "constrain", "pools"})
 # Tasks that need no connection.
 _OFFLINE_TASKS = frozenset({"pools"})
 
@@ -473,15 +486,17 @@ def interleave(chunks: list, counts: dict[str, int], jobs: int) -> list:
 def build(workers: Workers, plan: Plan, chunks: list, log: Callable[[str], None]) -> int:
     """Load the given chunks and prepare and constrain every table as soon as it can be; return the rows loaded.
 
-    A table is prepared (keys, indexes, statistics) once its last chunk is in, and
-    constrained (foreign keys added and validated) once it and every table it
-    references are prepared. Those tasks go ahead of the remaining loads, so the
-    server builds and checks the tables loaded first while later ones still load.
+    Once a table's last chunk is in, its indexes are built (in parallel), then it is
+    prepared (keys adopt their indexes, statistics); it is constrained (foreign keys
+    added and validated) once it and every table it references are prepared. Those
+    tasks go ahead of the remaining loads, so the server builds and checks the
+    tables loaded first while later ones still load.
     """
     schema = plan.schema
     remaining = collections.Counter(chunk[0] for chunk in chunks)
     ordered = interleave(chunks, plan.counts, workers.jobs)
     needs_pools = [chunk for chunk in ordered if chunk[0] in seed_data.FAKER_TABLES]
+    unbuilt = {table.name: len(seed_schema.indexes(schema, table)) for table in seed_schema.TABLES}
     prepared: set[str] = set()
     constrained: set[str] = set()
     loaded = 0
@@ -489,8 +504,11 @@ def build(workers: Workers, plan: Plan, chunks: list, log: Callable[[str], None]
     def load(chunk: tuple, pools: bytes | None = None) -> tuple:
         return ("load", *chunk, pools, f"Loading {chunk[0]} rows {chunk[2]}..{chunk[3]}")
 
-    def prepare(name: str) -> tuple:
-        return ("prepare", name, f"Creating the keys and indexes of {schema}.{name}")
+    def build_indexes(name: str) -> list[tuple]:
+        return [
+            ("index", name, index.name, f"Creating index {index.name} of {schema}.{name}")
+            for index in seed_schema.indexes(schema, seed_schema.table(name))
+        ]
 
     def ready_to_constrain() -> list[tuple]:
         ready = [
@@ -515,13 +533,21 @@ def build(workers: Workers, plan: Plan, chunks: list, log: Callable[[str], None]
             prepared.add(result)
             log(f"created the keys and indexes of {result} and analyzed it")
             return ready_to_constrain()
+        if task[0] == "index":
+            table, _ = result
+            unbuilt[table] -= 1
+            return (
+                [("prepare", table, f"Adding the keys of {schema}.{table} and analyzing it")]
+                if not unbuilt[table]
+                else []
+            )
         table, chunk, rows = result
         loaded += rows
         log(f"loaded {table} chunk {chunk} ({rows} rows)")
         remaining[table] -= 1
-        return [prepare(table)] if remaining[table] == 0 else []
+        return build_indexes(table) if remaining[table] == 0 else []
 
-    tasks = [prepare(name) for name in seed_schema.TABLE_NAMES if not remaining[name]]
+    tasks = [task for name in seed_schema.TABLE_NAMES if not remaining[name] for task in build_indexes(name)]
     if needs_pools:
         tasks.append(("pools", plan.seed, "Drawing the value pools from Faker"))
     tasks += [load(chunk) for chunk in ordered if chunk[0] not in seed_data.FAKER_TABLES]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from psycopg2 import sql
 
@@ -260,22 +261,41 @@ def create_table_sql(schema: str, table: Table) -> sql.Composable:
     return sql.SQL("CREATE TABLE {} ({})").format(qualified(schema, table.name), definitions)
 
 
-def index_statements(schema: str, table: Table) -> list[tuple[str, sql.Composable]]:
-    """(name, SQL) of the primary key, unique constraints and indexes of ``table``."""
+class Index(NamedTuple):
+    """An index of a table and, for a key, the constraint that adopts it."""
+
+    name: str
+    create: sql.Composable
+    constraint: sql.Composable | None
+
+
+def indexes(schema: str, table: Table) -> list[Index]:
+    """The primary key, unique constraints and secondary indexes of ``table``.
+
+    Keys are built as plain unique indexes, then adopted by their constraints
+    (``USING INDEX``, instant): CREATE INDEX takes a lock that other index builds
+    share, so the indexes of one table are built in parallel, whereas ADD
+    PRIMARY KEY and ADD UNIQUE would lock the table exclusively for the build.
+    """
     target = qualified(schema, table.name)
-    pkey = f"{table.name}_pkey"
-    statements = [
-        (pkey, sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY (id)").format(target, sql.Identifier(pkey)))
+    create_unique = sql.SQL("CREATE UNIQUE INDEX {} ON {} ({})")
+    adopt = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} USING INDEX {}")
+    keys = [(f"{table.name}_pkey", "PRIMARY KEY", ("id",))] + [
+        (f"{table.name}_{'_'.join(columns)}_key", "UNIQUE", columns) for columns in table.uniques
     ]
-    for columns in table.uniques:
-        name = f"{table.name}_{'_'.join(columns)}_key"
-        statement = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({})")
-        statements.append((name, statement.format(target, sql.Identifier(name), column_list(columns))))
+    found = [
+        Index(
+            name,
+            create_unique.format(sql.Identifier(name), target, column_list(columns)),
+            adopt.format(target, sql.Identifier(name), sql.SQL(kind), sql.Identifier(name)),
+        )
+        for name, kind, columns in keys
+    ]
     for columns in table.indexes:
         name = f"{table.name}_{'_'.join(columns)}_idx"
-        statement = sql.SQL("CREATE INDEX {} ON {} ({})")
-        statements.append((name, statement.format(sql.Identifier(name), target, column_list(columns))))
-    return statements
+        create = sql.SQL("CREATE INDEX {} ON {} ({})").format(sql.Identifier(name), target, column_list(columns))
+        found.append(Index(name, create, None))
+    return found
 
 
 def foreign_key_statements(schema: str, table: Table) -> list[tuple[str, sql.Composable]]:
