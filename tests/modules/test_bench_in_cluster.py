@@ -1,0 +1,251 @@
+"""playbooks/bench.yml with pgbench as a Kubernetes Job (bench_in_cluster), against the API emulator.
+
+The emulator stores what the play applies but runs no pod, so a stand-in
+kubelet does what the cluster would: it waits for the Job, resolves its
+environment (the credentials from the Secret named by ``secretKeyRef``),
+mounts the scripts ConfigMap and an empty log directory, runs the Job's own
+shell command with the real pgbench against the harness PostgreSQL, records
+the output as the pod's log and marks the Job complete or failed. Only what a
+loopback machine cannot have is mapped: the Service name and port become the
+harness server's, TLS is off, ``/scripts`` and ``/logs`` are temp directories.
+The play then reads the log through the API and judges the figures.
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from ansible_collections.sre.platform.plugins.module_utils.pgbench_log import parse_text, summarize
+from ansible_collections.sre.platform.plugins.modules.pg_bench import bench_command
+
+from tests.harness.ansible import ROOT, PlaybookRun, run_module, run_playbook
+from tests.harness.kube_emulator import KubeEmulatorServer
+from tests.harness.kube_schemas import schema_errors
+from tests.harness.policies import check_network_policy, check_resources, check_security_context
+from tests.harness.servers import PostgresServer
+
+NAMESPACE = "databases"
+JOB = "pgbench"
+SECRET = "pg-main-app"
+LOG_PREFIX = "/logs/pgbench_log"
+
+
+class StandInKubelet(threading.Thread):
+    """Runs the benchmark Job's container once it appears in the emulator (see the module docstring)."""
+
+    def __init__(self, kube: KubeEmulatorServer, postgres: PostgresServer, workdir: Path) -> None:
+        super().__init__(daemon=True)
+        self.kube, self.postgres, self.workdir = kube, postgres, workdir
+        self.script = ""
+        self.env: dict[str, str] = {}
+        self.exit_code: int | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            job = self._wait_for_job(timeout=180)
+            self._run_pod(job)
+        except BaseException as exc:  # reported by the test, which cannot see this thread's exceptions
+            self.error = exc
+
+    def _wait_for_job(self, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.kube.get("batch/v1", "Job", JOB, NAMESPACE)
+            if job is not None:
+                return job
+            time.sleep(0.5)
+        raise TimeoutError(f"no Job {NAMESPACE}/{JOB} appeared within {timeout} s")
+
+    def _secret_value(self, ref: dict) -> str:
+        secret = self.kube.get("v1", "Secret", ref["name"], NAMESPACE)
+        return base64.b64decode(secret["data"][ref["key"]]).decode()
+
+    def _mount_scripts(self, volume: dict) -> Path:
+        directory = self.workdir / "scripts"
+        directory.mkdir()
+        configmap = self.kube.get("v1", "ConfigMap", volume["configMap"]["name"], NAMESPACE)
+        for name, text in (configmap.get("data") or {}).items():
+            (directory / name).write_text(text)
+        return directory
+
+    def _run_pod(self, job: dict) -> None:
+        spec = job["spec"]["template"]["spec"]
+        container = spec["containers"][0]
+        volumes = {volume["name"]: volume for volume in spec["volumes"]}
+        mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
+        scripts = self._mount_scripts(volumes[mounts["/scripts"]])
+        logs = self.workdir / "logs"
+        logs.mkdir()
+        for variable in container["env"]:
+            ref = variable.get("valueFrom", {}).get("secretKeyRef")
+            self.env[variable["name"]] = self._secret_value(ref) if ref else variable["value"]
+        self.script = container["args"][0]
+        local_env = {**self.env, "PGHOST": "127.0.0.1", "PGPORT": str(self.postgres.port), "PGSSLMODE": "disable"}
+        local_script = self.script.replace("/scripts/", f"{scripts}/").replace("/logs/", f"{logs}/")
+        pod = f"{JOB}-{uuid.uuid4().hex[:5]}"
+        self._create_pod(pod, job, container)
+        done = subprocess.run(
+            [*container["command"], local_script],
+            env={"PATH": f"{self.postgres.bindir}:/usr/bin:/bin", **local_env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            check=False,
+        )
+        self.exit_code = done.returncode
+        self.kube.set_pod_log(pod, NAMESPACE, done.stdout)
+        outcome = "Complete" if done.returncode == 0 else "Failed"
+        condition = {"type": outcome, "status": "True", "reason": "PodExited"}
+        self.kube.set_status("batch/v1", "Job", JOB, NAMESPACE, {"conditions": [condition]})
+
+    def _create_pod(self, name: str, job: dict, container: dict) -> None:
+        labels = {**job["spec"]["template"]["metadata"]["labels"], "job-name": JOB}
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": NAMESPACE, "labels": labels},
+            "spec": {"containers": [{"name": container["name"], "image": container["image"]}]},
+        }
+        self.kube.client.resources.get(api_version="v1", kind="Pod").create(body=pod, namespace=NAMESPACE)
+
+
+@pytest.fixture
+def cluster(kube_api, postgres_server: PostgresServer) -> KubeEmulatorServer:
+    """The database's namespace and its app Secret, holding the harness server's credentials."""
+    client = kube_api.client
+    client.resources.get(api_version="v1", kind="Namespace").create(
+        body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
+    )
+    data = {"username": postgres_server.user_name, "password": postgres_server.password}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": SECRET, "namespace": NAMESPACE},
+        "type": "kubernetes.io/basic-auth",
+        "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
+    }
+    client.resources.get(api_version="v1", kind="Secret").create(body=secret, namespace=NAMESPACE)
+    return kube_api
+
+
+def bench_in_cluster(kube: KubeEmulatorServer, database: str, reports: Path, **variables) -> PlaybookRun:
+    """bench.yml on the aws inventory (the database is not exposed there), against the emulator."""
+    extra_vars = {
+        "platform_kubeconfig": str(kube.kubeconfig),
+        "cloudnative_pg_database": database,
+        "bench_duration": 4,
+        "bench_warmup": 1,
+        "bench_clients": 2,
+        "bench_jobs": 2,
+        "bench_report_dir": str(reports),
+        **variables,
+    }
+    run_tmp = tempfile.mkdtemp(prefix="bench-", dir=kube.workdir)
+    return run_playbook(
+        "playbooks/bench.yml",
+        inventory="inventories/aws/dev",
+        extra_vars=extra_vars,
+        env={"TMPDIR": run_tmp, "KUBECONFIG": str(kube.kubeconfig)},
+    )
+
+
+def run_with_kubelet(
+    cluster, postgres_server, tmp_path, database: str, **variables
+) -> tuple[PlaybookRun, StandInKubelet]:
+    kubelet = StandInKubelet(cluster, postgres_server, tmp_path)
+    kubelet.start()
+    run = bench_in_cluster(cluster, database, tmp_path / "reports", **variables)
+    kubelet.join(timeout=60)
+    assert kubelet.error is None, f"the stand-in kubelet failed: {kubelet.error!r}\n{run.output}"
+    return run, kubelet
+
+
+def stored_objects(kube: KubeEmulatorServer) -> list[dict]:
+    kinds = (("v1", "ServiceAccount", JOB), ("v1", "ConfigMap", f"{JOB}-scripts"), ("batch/v1", "Job", JOB))
+    kinds += (
+        ("networking.k8s.io/v1", "NetworkPolicy", JOB),
+        ("networking.k8s.io/v1", "NetworkPolicy", f"{JOB}-to-database"),
+    )
+    return [kube.get(api_version, kind, name, NAMESPACE) for api_version, kind, name in kinds]
+
+
+def test_builtin_workload_runs_in_the_job_and_is_judged_from_its_log(cluster, postgres_server, tmp_path):
+    database = postgres_server.createdb(f"job_{uuid.uuid4().hex[:8]}")
+    run, kubelet = run_with_kubelet(
+        cluster, postgres_server, tmp_path, database, bench_script="tpcb-like", bench_scale=1
+    )
+    assert run.returncode == 0, run.output
+    assert kubelet.exit_code == 0
+
+    # What ran: the Job's command, with the credentials from the Secret and nothing secret in the manifest.
+    job = cluster.get("batch/v1", "Job", JOB, NAMESPACE)
+    assert postgres_server.password not in str(job)
+    assert kubelet.env["PGPASSWORD"] == postgres_server.password
+    assert kubelet.env["PGHOST"] == "pg-main-rw" and kubelet.env["PGDATABASE"] == database
+    lines = kubelet.script.splitlines()
+    assert lines[1] == "pgbench -i -q -s 1"
+    params = {"duration": 4, "clients": 2, "jobs": 2, "protocol": "prepared", "rate": None}
+    assert shlex.split(lines[2]) == bench_command(
+        "pgbench", {**params, "scripts": [], "builtin": "tpcb-like"}, LOG_PREFIX
+    )
+
+    # The figures: those of the per-transaction logs the pod printed, through the API.
+    bench = run.task_results("Run pgbench")[0]
+    assert bench["changed"] is False and "command" not in bench
+    pod_log = run.task_results("Read the benchmark Job's log")[0]["log"]
+    log_text = pod_log.split("--- pgbench per-transaction log ---\n")[1].split("--- end of the pgbench")[0]
+    expected = summarize(parse_text(log_text, "pod log"), bench["parameters"]["warmup"])
+    assert {key: bench[key] for key in expected} == expected
+    assert bench["transactions"] > 50
+    assert bench["pgbench_tps"] > 0 and bench["server_version"].startswith("15")
+
+    verdicts = run.task_results("Judge the objectives over the measured window")[0]["verdicts"]
+    assert [v["status"] for v in verdicts] == ["pass", "pass"]
+    report = (tmp_path / "reports" / "performance-report.md").read_text()
+    assert f"**{bench['tps']:.1f} TPS**" in report
+    assert f"in a Job in namespace {NAMESPACE}" in report
+    assert f"pg-main-rw.{NAMESPACE}.svc:5432/{database}" in report
+
+
+def test_shop_workload_ships_its_scripts_and_passes_the_schemas_and_policies(cluster, postgres_server, tmp_path):
+    database = postgres_server.createdb(f"shop_{uuid.uuid4().hex[:8]}")
+    seeded = run_module("sre.platform.pg_seed", {**postgres_server.conninfo, "login_db": database, "rows": 20000})
+    assert not seeded.get("failed"), seeded.get("msg")
+    run, kubelet = run_with_kubelet(cluster, postgres_server, tmp_path, database)
+    assert run.returncode == 0, run.output
+    assert all(result.get("skipped") for result in run.task_results("Load the shop schema")), "no seeding from here"
+
+    weights = {"product_page.sql": 5, "order_history.sql": 3, "fulfil_order.sql": 2}
+    configmap = cluster.get("v1", "ConfigMap", f"{JOB}-scripts", NAMESPACE)
+    assert configmap["data"] == {name: (ROOT / "files" / "pgbench" / name).read_text() for name in weights}
+    shop = [{"path": f"/scripts/{name}", "weight": weight} for name, weight in weights.items()]
+    params = {"duration": 4, "clients": 2, "jobs": 2, "protocol": "prepared", "rate": None, "builtin": None}
+    assert shlex.split(kubelet.script.splitlines()[1]) == bench_command(
+        "pgbench", {**params, "scripts": shop}, LOG_PREFIX
+    )
+    bench = run.task_results("Run pgbench")[0]
+    assert bench["transactions"] > 0 and bench["failed_transactions"] == 0
+
+    objects = stored_objects(cluster)
+    assert [problem for obj in objects for problem in schema_errors(obj)] == []
+    job = objects[2]
+    template = job["spec"]["template"]["spec"]
+    assert (job["spec"]["backoffLimit"], job["spec"]["ttlSecondsAfterFinished"]) == (0, 3600)
+    assert job["spec"]["activeDeadlineSeconds"] == 4 + 600
+    assert {"name": "logs", "emptyDir": {}} in template["volumes"]
+    problems = [
+        p for check in (check_security_context, check_resources, check_network_policy) for p in check(job, objects)
+    ]
+    assert problems == []
+    admitted = objects[4]["spec"]
+    assert admitted["podSelector"]["matchLabels"] == {"cnpg.io/cluster": "pg-main"}
+    assert admitted["ingress"][0]["from"][0]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "pgbench"}
