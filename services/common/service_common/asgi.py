@@ -175,7 +175,11 @@ class FastPathRoute(APIRoute):
 
 def query_values(request: Request) -> dict[str, str]:
     """The query parameters as Starlette reads them (the last of repeated names wins), as a plain dict."""
-    return dict(parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True))
+    query = request.scope["query_string"].decode("latin-1")
+    if "%" in query or "+" in query:
+        return dict(parse_qsl(query, keep_blank_values=True))
+    # Nothing to unescape: splitting gives what parse_qsl would, at a fraction of its cost.
+    return {name: value for name, _, value in (pair.partition("=") for pair in query.split("&") if pair)}
 
 
 def json_response(body: bytes) -> Response:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import sys
 import time
-import uuid
 from contextvars import ContextVar
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -29,7 +29,8 @@ def request_id_from(header_value: str | None) -> str:
     """Keep the caller's request id when it is valid, otherwise make a new one."""
     if header_value and _VALID_REQUEST_ID.match(header_value):
         return header_value
-    return uuid.uuid4().hex
+    # 128 random bits as 32 hex digits, like a uuid4 but without building a UUID object.
+    return secrets.token_hex(16)
 
 
 # Methods kept as metric labels; any other verb a client invents counts as OTHER,
