@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
-from tests.harness.ansible import BackgroundModule, descendants, kill_tree, run_module, run_playbook, start_module
+from tests.harness.ansible import (
+    BackgroundModule,
+    descendants,
+    kill_tree,
+    path_without,
+    run_module,
+    run_playbook,
+    start_module,
+)
 
 
 def test_run_module_returns_the_module_result():
@@ -28,6 +37,13 @@ def test_background_module_returns_its_result_after_running_alongside_the_test()
     result = module.outcome(60)
     assert result["rc"] == 0 and result["cmd"] == ["sleep", "1"]
     assert time.monotonic() - started >= 1
+
+
+def test_path_without_hides_one_tool_and_keeps_the_others(tmp_path):
+    path = path_without("sh", tmp_path / "bin")
+    assert shutil.which("sh", path=path) is None
+    assert shutil.which("ls", path=path) is not None
+    assert shutil.which("ansible-playbook", path=path) is not None, "the virtualenv's tools stay reachable"
 
 
 def test_run_playbook_returns_stats_and_task_results(tmp_path):

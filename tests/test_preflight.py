@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
-from tests.harness.ansible import run_playbook
-
-
-def _path_without(tool: str, tmp_path: Path) -> str:
-    """A PATH on which `tool` cannot be found but everything else still is."""
-    shadow = tmp_path / "bin"
-    shadow.mkdir()
-    for directory in os.environ["PATH"].split(os.pathsep):
-        for entry in Path(directory).glob("*") if Path(directory).is_dir() else []:
-            target = shadow / entry.name
-            if entry.name != tool and not target.exists():
-                target.symlink_to(entry)
-    return str(shadow)
+from tests.harness.ansible import path_without, run_playbook
 
 
 def test_up_without_docker_stops_in_preflight_naming_docker(tmp_path):
@@ -26,7 +12,7 @@ def test_up_without_docker_stops_in_preflight_naming_docker(tmp_path):
     run = run_playbook(
         "playbooks/up.yml",
         inventory="inventories/local",
-        env={"PATH": _path_without("docker", tmp_path)},
+        env={"PATH": path_without("docker", tmp_path / "bin")},
         json_output=False,
     )
     elapsed = time.monotonic() - started

@@ -14,7 +14,8 @@ the JSON it returns) instead of calling its Python functions:
 Modules run on localhost with the local connection and this interpreter
 (``sys.executable``, the project's virtualenv), from the repository root so
 ``ansible.cfg`` and the collection symlink apply. ``BackgroundModule`` runs a module in a
-thread while the test breaks its target. ``start_module`` returns the
+thread while the test breaks its target. ``path_without`` hides one tool
+from a run (``env={"PATH": path_without("docker", tmp_path / "bin")}``). ``start_module`` returns the
 running process so a test can SIGKILL it with every process it started
 (``kill_tree``) to simulate an interrupted run.
 """
@@ -52,6 +53,20 @@ def ansible_env(extra: dict[str, str] | None = None, json_output: bool = True) -
         env.update({"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"})
     env.update(extra or {})
     return env
+
+
+def path_without(tool: str, directory: Path) -> str:
+    """A PATH on which ``tool`` cannot be found but everything else (this virtualenv's bin first) still is.
+
+    ``directory`` is filled with links to every other executable, for ``env={"PATH": ...}``.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    for source in [str(BIN), *os.environ.get("PATH", "").split(os.pathsep)]:
+        for entry in Path(source).iterdir() if Path(source).is_dir() else []:
+            link = directory / entry.name
+            if entry.name != tool and not link.is_symlink():
+                link.symlink_to(entry)
+    return str(directory)
 
 
 def module_command(name: str, args: dict, check: bool = False) -> list[str]:
