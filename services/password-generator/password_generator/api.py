@@ -53,9 +53,9 @@ def _bounds(field: str) -> tuple[int, int]:
     )
 
 
-FIELD_BOUNDS = {field: _bounds(field) for field in PasswordRequest.model_fields}
+_FIELD_BOUNDS = {field: _bounds(field) for field in PasswordRequest.model_fields}
 # Longer than any bound written in digits: int() of it would be wasted work.
-_MAX_DIGITS = len(str(max(high for _, high in FIELD_BOUNDS.values())))
+_MAX_DIGITS = len(str(max(high for _, high in _FIELD_BOUNDS.values())))
 
 
 def _generate(request: Request, count: int, length: int, special_chars: int, digits: int) -> list[str]:
@@ -64,11 +64,11 @@ def _generate(request: Request, count: int, length: int, special_chars: int, dig
 
 
 def _plain_spec(values: dict[str, str]) -> dict[str, int] | None:
-    """The request when every field is given once as plain decimal digits and it is valid; else None."""
-    if values.keys() != FIELD_BOUNDS.keys():
+    """The request when every field is given as plain decimal digits and it is valid; else None."""
+    if values.keys() != _FIELD_BOUNDS.keys():
         return None
     spec = {}
-    for field, (low, high) in FIELD_BOUNDS.items():
+    for field, (low, high) in _FIELD_BOUNDS.items():
         raw = values[field]
         if not (raw.isascii() and raw.isdigit() and len(raw) <= _MAX_DIGITS and low <= int(raw) <= high):
             return None
