@@ -37,10 +37,16 @@ REMOVED_API_VERSIONS = {
 }
 
 
+# kustomize build instructions: part of a rendered tree, never sent to a cluster.
+KUSTOMIZE_FILES = {"kustomization.yaml", "kustomization.yml"}
+
+
 def load_manifests(directory: Path) -> list[tuple[Path, dict]]:
-    """Every object of every YAML file below ``directory``, with its file."""
+    """Every Kubernetes object of every YAML file below ``directory``, with its file."""
     objects = []
     for path in sorted(directory.rglob("*.yaml")) + sorted(directory.rglob("*.yml")):
+        if path.name in KUSTOMIZE_FILES:
+            continue
         for document in yaml.safe_load_all(path.read_text()):
             if document:
                 objects.append((path, document))
