@@ -1,0 +1,199 @@
+"""Checks of a rendered GitOps tree (``render.yml`` output, docs/gitops.md).
+
+Each check returns a list of problems (empty when the tree is right), so a
+test can assert on a real render and on a copy broken on purpose:
+
+- ``kustomization_errors``: every kustomization.yaml lists exactly the files
+  beside it, and the directories it names are kustomizations;
+- ``layer_order_errors``: every layer that brings CRDs (an upstream chart or a
+  CustomResourceDefinition) is ordered before every layer creating custom
+  resources, judged from the objects each layer builds;
+- ``flux_chain_errors``: the Flux layer Kustomizations form one chain through
+  ``dependsOn``, without cycles or dangling references;
+- ``project_errors``: each AppProject allows exactly the repositories,
+  destination namespaces and cluster-scoped kinds its Applications use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from tests.harness.manifests import KUSTOMIZE_FILES
+from tests.harness.policies import describe
+
+WAVE = "argocd.argoproj.io/sync-wave"
+# Kinds served by the GitOps tool itself, not by any layer.
+TOOL_GROUPS = {"argoproj.io", "source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "helm.toolkit.fluxcd.io"}
+CHART_KINDS = {"HelmRelease"}
+
+
+@dataclass
+class Layer:
+    """A layer as a GitOps tool sees it: its position in the sync order and what it builds."""
+
+    name: str
+    order: int
+    objects: list[dict]
+
+
+def _kustomization(directory: Path) -> dict:
+    return yaml.safe_load((directory / "kustomization.yaml").read_text())
+
+
+def build(directory: Path) -> list[dict]:
+    """The objects `kustomize build directory` would emit (resources only, as rendered)."""
+    objects = []
+    for resource in _kustomization(directory)["resources"]:
+        path = (directory / resource).resolve()
+        if path.is_dir():
+            objects += build(path)
+        else:
+            objects += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return objects
+
+
+def kustomization_errors(root: Path) -> list[str]:
+    """Every directory with manifests has a kustomization.yaml that lists exactly its files."""
+    problems = []
+    directories = {path.parent for path in root.rglob("*.yaml")}
+    for directory in sorted(directories):
+        relative = directory.relative_to(root)
+        if not (directory / "kustomization.yaml").exists():
+            problems.append(f"{relative}: no kustomization.yaml")
+            continue
+        resources = _kustomization(directory).get("resources", [])
+        files = {path.name for path in directory.glob("*.yaml") if path.name not in KUSTOMIZE_FILES}
+        listed = {r for r in resources if not (directory / r).is_dir()}
+        for missing in sorted(files - listed):
+            problems.append(f"{relative}: {missing} is not listed in kustomization.yaml")
+        for extra in sorted(listed - files):
+            problems.append(f"{relative}: kustomization.yaml lists {extra}, which is not there")
+        for sub in sorted(set(resources) - listed):
+            if not (directory / sub / "kustomization.yaml").exists():
+                problems.append(f"{relative}: {sub} is not a kustomization directory")
+    return problems
+
+
+def _group(obj: dict) -> str:
+    return obj["apiVersion"].rpartition("/")[0]
+
+
+def _is_custom(obj: dict) -> bool:
+    group = _group(obj)
+    return "." in group and not group.endswith(".k8s.io") and group not in TOOL_GROUPS
+
+
+def _brings_crds(obj: dict) -> bool:
+    chart_application = obj["kind"] == "Application" and "chart" in obj.get("spec", {}).get("source", {})
+    return chart_application or obj["kind"] in CHART_KINDS or obj["kind"] == "CustomResourceDefinition"
+
+
+def layer_order_errors(layers: list[Layer]) -> list[str]:
+    """A layer creating custom resources comes after every layer that brings CRDs."""
+    providers = [layer for layer in layers if any(_brings_crds(obj) for obj in layer.objects)]
+    problems = []
+    for layer in layers:
+        users = sorted({f"{_group(obj)}/{obj['kind']}" for obj in layer.objects if _is_custom(obj)})
+        for provider in providers:
+            if users and provider.order >= layer.order:
+                problems.append(
+                    f"layer {layer.name} (order {layer.order}) creates {', '.join(users)} but layer "
+                    f"{provider.name}, which brings CRDs, has order {provider.order}"
+                )
+    return problems
+
+
+def _relative(path: str, prefix: str) -> str:
+    if not path.lstrip("./").startswith(f"{prefix}/"):
+        raise AssertionError(f"{path} is outside the environment's repository path {prefix}")
+    return path.lstrip("./")[len(prefix) + 1 :]
+
+
+def argocd_layers(root: Path, prefix: str) -> list[Layer]:
+    """The Applications of argocd/ that deliver a layer, ordered by sync wave."""
+    layers = []
+    for obj in build(root / "argocd"):
+        path = obj["spec"].get("source", {}).get("path", "") if obj["kind"] == "Application" else ""
+        if "/argocd/layers/" in path:
+            wave = int(obj["metadata"]["annotations"][WAVE])
+            layers.append(Layer(obj["metadata"]["name"], wave, build(root / _relative(path, prefix))))
+    return sorted(layers, key=lambda layer: layer.order)
+
+
+def flux_chain_errors(kustomizations: list[dict]) -> list[str]:
+    """The layer Kustomizations (those with dependsOn or depended on) form one acyclic chain."""
+    names = {k["metadata"]["name"] for k in kustomizations}
+    parents = {k["metadata"]["name"]: [d["name"] for d in k["spec"].get("dependsOn", [])] for k in kustomizations}
+    problems = [
+        f"{child} depends on {p}, which does not exist" for child, ps in parents.items() for p in ps if p not in names
+    ]
+    problems += [
+        f"{child} depends on {len(ps)} Kustomizations, not one" for child, ps in parents.items() if len(ps) > 1
+    ]
+    chained = {child for child, ps in parents.items() if ps} | {p for ps in parents.values() for p in ps}
+    heads = [name for name in chained if not parents[name]] if not problems else []
+    if not problems and len(heads) != 1:
+        problems.append(f"the layers do not start from one Kustomization: {sorted(heads)}")
+    for start in chained if not problems else []:
+        seen, current = set(), start
+        while parents.get(current):
+            if current in seen:
+                problems.append(f"dependsOn cycle through {current}")
+                break
+            seen.add(current)
+            current = parents[current][0]
+    return sorted(set(problems))
+
+
+def flux_layers(root: Path, prefix: str) -> list[Layer]:
+    """The Flux layer Kustomizations, ordered along their dependsOn chain."""
+    kustomizations = [obj for obj in build(root / "flux") if obj["kind"] == "Kustomization"]
+    depth: dict[str, int] = {}
+    by_name = {k["metadata"]["name"]: k for k in kustomizations}
+
+    def order(name: str) -> int:
+        if name not in depth:
+            parents = by_name[name]["spec"].get("dependsOn", [])
+            depth[name] = order(parents[0]["name"]) + 1 if parents else 0
+        return depth[name]
+
+    layers = [
+        Layer(k["metadata"]["name"], order(k["metadata"]["name"]), build(root / _relative(k["spec"]["path"], prefix)))
+        for k in kustomizations
+        if "/flux/layers/" in k["spec"]["path"]
+    ]
+    return sorted(layers, key=lambda layer: layer.order)
+
+
+def project_errors(projects: list[dict], applications: list[dict], delivered: dict[str, list[dict]]) -> list[str]:
+    """Each AppProject allows exactly what its Applications use.
+
+    ``delivered`` maps an Application name to the objects it syncs from Git
+    (charts are not expanded: their destination namespace stands for them).
+    """
+    problems = []
+    for project in projects:
+        name, spec = project["metadata"]["name"], project["spec"]
+        members = [app for app in applications if app["spec"]["project"] == name]
+        repos = {app["spec"]["source"]["repoURL"] for app in members}
+        namespaces = {app["spec"]["destination"].get("namespace") for app in members} - {None}
+        synced = [obj for app in members for obj in delivered.get(app["metadata"]["name"], [])]
+        namespaces |= {obj["metadata"]["namespace"] for obj in synced if obj["metadata"].get("namespace")}
+        allowed = {d["namespace"] for d in spec["destinations"]}
+        if set(spec["sourceRepos"]) != repos:
+            problems.append(f"AppProject {name}: sourceRepos {sorted(spec['sourceRepos'])}, used {sorted(repos)}")
+        if allowed != namespaces:
+            problems.append(f"AppProject {name}: destinations {sorted(allowed)}, used {sorted(namespaces)}")
+        if "*" in allowed or any(d["server"] == "*" for d in spec["destinations"]):
+            problems.append(f"AppProject {name}: a wildcard destination")
+        cluster_kinds = {(_group(obj), obj["kind"]) for obj in synced if not obj["metadata"].get("namespace")}
+        whitelist = {(entry["group"], entry["kind"]) for entry in spec.get("clusterResourceWhitelist", [])}
+        if synced and whitelist != cluster_kinds:
+            problems.append(f"AppProject {name}: cluster kinds {sorted(whitelist)}, used {sorted(cluster_kinds)}")
+    for app in applications:
+        if app["spec"]["project"] not in {p["metadata"]["name"] for p in projects}:
+            problems.append(f"{describe(app)}: project {app['spec']['project']} is not one of the rendered AppProjects")
+    return problems

@@ -1,0 +1,222 @@
+"""render.yml lays out each environment as a GitOps repository path (docs/gitops.md).
+
+Uses the session's renders of the local and aws/prod inventories and checks
+the Argo CD app of apps and the Flux alternative: schemas (through the render
+suite's schema check), kustomizations, layer order, the dependsOn chain and
+least-privilege AppProjects. Each check is also fed a tree broken on purpose.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+from ansible_collections.sre.platform.plugins.filter.gitops import gitops_files
+
+from tests.harness.ansible import run_playbook
+from tests.harness.gitops import (
+    Layer,
+    argocd_layers,
+    build,
+    flux_chain_errors,
+    flux_layers,
+    kustomization_errors,
+    layer_order_errors,
+    project_errors,
+)
+from tests.harness.kube_schemas import schema_errors
+
+# Inventory -> the repository path its render is committed to (gitops_path).
+ENVIRONMENTS = {"local": "clusters/kind-dev", "aws/prod": "clusters/aws-prod"}
+GITOPS_KINDS = {"Application", "AppProject", "GitRepository", "Kustomization", "HelmRepository", "HelmRelease"}
+
+
+@pytest.fixture(scope="module", params=sorted(ENVIRONMENTS))
+def tree(request, render_once):
+    directory, _ = render_once(request.param)
+    return request.param, directory, ENVIRONMENTS[request.param]
+
+
+def _gitops_objects(directory):
+    return [obj for sub in ("argocd", "argocd/charts", "flux", "flux/charts") for obj in build(directory / sub)]
+
+
+def _delivered(directory, prefix):
+    """Application name -> the objects it syncs from the GitOps repository."""
+    delivered = {}
+    for app in build(directory / "argocd"):
+        path = app["spec"].get("source", {}).get("path")
+        if app["kind"] == "Application" and path:
+            delivered[app["metadata"]["name"]] = build(directory / path.removeprefix(f"{prefix}/"))
+    return delivered
+
+
+def test_argocd_and_flux_objects_match_their_schemas(tree):
+    _, directory, _ = tree
+    objects = _gitops_objects(directory)
+    assert {obj["kind"] for obj in objects} == GITOPS_KINDS
+    problems = [problem for obj in objects for problem in schema_errors(obj)]
+    assert not problems, "\n".join(problems)
+
+
+def test_every_kustomization_lists_exactly_its_files(tree):
+    _, directory, _ = tree
+    problems = kustomization_errors(directory)
+    assert not problems, "\n".join(problems)
+
+
+def test_argocd_layers_bring_crds_before_their_custom_resources(tree):
+    _, directory, prefix = tree
+    layers = argocd_layers(directory, prefix)
+    assert [layer.name for layer in layers][:1] == ["sre-platform-operators"]
+    assert len({layer.order for layer in layers}) == len(layers), "two layers share a sync wave"
+    problems = layer_order_errors(layers)
+    assert not problems, "\n".join(problems)
+
+
+def test_flux_layers_form_one_chain_in_the_argocd_order(tree):
+    _, directory, prefix = tree
+    kustomizations = [obj for obj in build(directory / "flux") if obj["kind"] == "Kustomization"]
+    assert not flux_chain_errors(kustomizations), flux_chain_errors(kustomizations)
+    for kustomization in kustomizations:
+        assert kustomization["spec"]["prune"] is True and kustomization["spec"]["wait"] is True
+        assert kustomization["spec"]["timeout"] and kustomization["spec"]["interval"]
+    layers = flux_layers(directory, prefix)
+    assert not layer_order_errors(layers), layer_order_errors(layers)
+    assert [layer.name for layer in layers] == [layer.name for layer in argocd_layers(directory, prefix)]
+    assert [layer.order for layer in layers] == list(range(len(layers)))
+
+
+def test_app_projects_allow_only_what_their_applications_use(tree):
+    _, directory, prefix = tree
+    objects = build(directory / "argocd") + build(directory / "argocd/charts")
+    projects = [obj for obj in objects if obj["kind"] == "AppProject"]
+    applications = [obj for obj in objects if obj["kind"] == "Application"]
+    assert "default" not in {app["spec"]["project"] for app in applications}
+    problems = project_errors(projects, applications, _delivered(directory, prefix))
+    assert not problems, "\n".join(problems)
+
+
+def test_helm_releases_carry_the_chart_applications(tree):
+    _, directory, _ = tree
+    applications = {app["metadata"]["name"]: app for app in build(directory / "argocd/charts")}
+    releases = {
+        obj["metadata"]["name"]: obj for obj in build(directory / "flux/charts") if obj["kind"] == "HelmRelease"
+    }
+    assert set(releases) == set(applications)
+    for name, release in releases.items():
+        source = applications[name]["spec"]["source"]
+        assert release["spec"]["chart"]["spec"]["version"] == str(source["targetRevision"])
+        assert release["spec"]["values"] == source["helm"]["valuesObject"]
+        assert release["spec"]["targetNamespace"] == applications[name]["spec"]["destination"]["namespace"]
+
+
+def test_repository_path_and_source_follow_the_inventory(tree):
+    inventory, directory, prefix = tree
+    (root,) = [
+        o for o in build(directory / "argocd") if o["kind"] == "Application" and o["metadata"]["name"] == "sre-platform"
+    ]
+    assert root["spec"]["source"]["path"] == f"{prefix}/argocd"
+    (repository,) = [obj for obj in build(directory / "flux") if obj["kind"] == "GitRepository"]
+    assert repository["spec"]["url"] == root["spec"]["source"]["repoURL"]
+    charts = {obj["metadata"]["name"] for obj in build(directory / "argocd/charts")}
+    assert ("metallb" in charts) == (inventory == "local")
+
+
+# The checks must be able to fail: feed them trees broken on purpose.
+
+
+def test_wave_order_check_rejects_a_layer_before_its_operators(render_once):
+    directory, _ = render_once("local")
+    layers = argocd_layers(directory, ENVIRONMENTS["local"])
+    broken = [
+        Layer(layer.name, -1 if layer.name.endswith("-database") else layer.order, layer.objects) for layer in layers
+    ]
+    problems = layer_order_errors(broken)
+    assert any("sre-platform-database" in p and "postgresql.cnpg.io/Cluster" in p for p in problems), problems
+
+
+def test_schema_check_rejects_an_application_with_an_unknown_field(render_once):
+    directory, _ = render_once("local")
+    application = copy.deepcopy(next(o for o in build(directory / "argocd") if o["kind"] == "Application"))
+    application["spec"]["syncPolicy"]["automated"]["pruneEverything"] = True
+    problems = schema_errors(application)
+    assert any("pruneEverything" in p for p in problems), problems
+
+
+def test_chain_check_rejects_cycles_and_dangling_references():
+    def kustomization(name, *parents):
+        return {"metadata": {"name": name}, "spec": {"dependsOn": [{"name": p} for p in parents]}}
+
+    assert flux_chain_errors([kustomization("a"), kustomization("b", "a"), kustomization("c", "b")]) == []
+    assert flux_chain_errors([kustomization("a", "c"), kustomization("b", "a"), kustomization("c", "b")])
+    assert flux_chain_errors([kustomization("a"), kustomization("b", "missing")]) == [
+        "b depends on missing, which does not exist"
+    ]
+    assert flux_chain_errors([kustomization("a"), kustomization("b", "a"), kustomization("c", "a")]) == []
+    assert flux_chain_errors([kustomization("a"), kustomization("b", "a"), kustomization("x"), kustomization("y", "x")])
+
+
+def test_kustomization_check_rejects_unlisted_and_missing_files(render_once, tmp_path):
+    directory, _ = render_once("local")
+    shutil.copytree(directory / "storage", tmp_path / "storage")
+    (tmp_path / "storage" / "configmap-stray.yaml").write_text("kind: ConfigMap\n")
+    listing = yaml.safe_load((tmp_path / "storage" / "kustomization.yaml").read_text())
+    listing["resources"].append("gone.yaml")
+    (tmp_path / "storage" / "kustomization.yaml").write_text(yaml.safe_dump(listing))
+    assert kustomization_errors(tmp_path) == [
+        "storage: configmap-stray.yaml is not listed in kustomization.yaml",
+        "storage: kustomization.yaml lists gone.yaml, which is not there",
+    ]
+
+
+def test_project_check_rejects_an_extra_destination(render_once):
+    directory, _ = render_once("local")
+    objects = build(directory / "argocd") + build(directory / "argocd/charts")
+    projects = copy.deepcopy([obj for obj in objects if obj["kind"] == "AppProject"])
+    (own,) = [project for project in projects if project["metadata"]["name"] == "sre-platform"]
+    own["spec"]["destinations"].append({"server": "https://kubernetes.default.svc", "namespace": "kube-public"})
+    applications = [obj for obj in objects if obj["kind"] == "Application"]
+    problems = project_errors(projects, applications, _delivered(directory, ENVIRONMENTS["local"]))
+    assert any("AppProject sre-platform: destinations" in p and "kube-public" in p for p in problems), problems
+
+
+def test_a_rendered_directory_outside_every_layer_is_refused():
+    rendered = {"extra/configmap-demo-x.yaml": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}}
+    settings = {"layers": [{"name": "apps", "components": ["apps"]}]}
+    with pytest.raises(AnsibleFilterError, match=r"rendered directories in no layer: \['extra'\]"):
+        gitops_files(rendered, settings)
+
+
+def _gitops_role_playbook(tmp_path):
+    playbook = tmp_path / "gitops.yml"
+    role = {"ansible.builtin.include_role": {"name": "sre.platform.gitops"}, "name": "Lay out"}
+    playbook.write_text(yaml.safe_dump([{"hosts": "platform", "gather_facts": False, "tasks": [role]}]))
+    return playbook
+
+
+def test_publishing_with_the_placeholder_repository_is_refused(tmp_path):
+    run = run_playbook(
+        str(_gitops_role_playbook(tmp_path)),
+        inventory="inventories/local",
+        extra_vars={"render_dir": str(tmp_path / "out"), "gitops_require_repo_url": True},
+        json_output=False,
+    )
+    assert run.returncode != 0
+    assert "gitops_require_repo_url is true but gitops_repo_url is the placeholder" in run.output
+
+
+def test_a_real_repository_url_reaches_argocd_and_flux(tmp_path):
+    url = "ssh://git@git.platform.test/sre/gitops.git"
+    run = run_playbook(
+        str(_gitops_role_playbook(tmp_path)),
+        inventory="inventories/local",
+        extra_vars={"render_dir": str(tmp_path), "gitops_require_repo_url": True, "gitops_repo_url": url},
+    )
+    assert run.returncode == 0, run.output
+    (root,) = [obj for obj in build(tmp_path / "argocd") if obj["kind"] == "Application"]
+    (repository,) = [obj for obj in build(tmp_path / "flux") if obj["kind"] == "GitRepository"]
+    assert root["spec"]["source"]["repoURL"] == repository["spec"]["url"] == url
