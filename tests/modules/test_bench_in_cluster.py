@@ -23,12 +23,15 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 from ansible_collections.sre.platform.plugins.module_utils.pgbench_log import parse_text, summarize
 from ansible_collections.sre.platform.plugins.modules.pg_bench import bench_command
 
 from tests.harness.ansible import ROOT, PlaybookRun, run_module, run_playbook
+from tests.harness.checkov import run_checkov
 from tests.harness.kube_emulator import KubeEmulatorServer
 from tests.harness.kube_schemas import schema_errors
+from tests.harness.manifests import removed_api_errors
 from tests.harness.policies import check_network_policy, check_resources, check_security_context
 from tests.harness.servers import PostgresServer
 
@@ -236,7 +239,13 @@ def test_shop_workload_ships_its_scripts_and_passes_the_schemas_and_policies(clu
     assert bench["transactions"] > 0 and bench["failed_transactions"] == 0
 
     objects = stored_objects(cluster)
-    assert [problem for obj in objects for problem in schema_errors(obj)] == []
+    assert [problem for obj in objects for problem in schema_errors(obj) + removed_api_errors(obj)] == []
+    scanned = tmp_path / "scanned"
+    scanned.mkdir()
+    for index, obj in enumerate(objects):
+        (scanned / f"{index}.yaml").write_text(yaml.safe_dump(obj))
+    checkov = run_checkov(scanned)
+    assert checkov.returncode == 0, checkov.stdout + checkov.stderr
     job = objects[2]
     template = job["spec"]["template"]["spec"]
     assert (job["spec"]["backoffLimit"], job["spec"]["ttlSecondsAfterFinished"]) == (0, 3600)
