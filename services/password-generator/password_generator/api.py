@@ -63,28 +63,52 @@ def _generate(request: Request, count: int, length: int, special_chars: int, dig
     return generate_passwords(count, length, special_chars, digits)
 
 
-def _plain_spec(values: dict[str, str]) -> dict[str, int] | None:
-    """The request when every field is given as plain decimal digits and it is valid; else None."""
-    if values.keys() != _FIELD_BOUNDS.keys():
+def _plain_int(raw: object) -> int | None:
+    """An int given as a JSON integer or as plain decimal digits; None for any other spelling."""
+    if type(raw) is int:
+        return raw
+    if type(raw) is str and raw.isascii() and raw.isdigit() and len(raw) <= _MAX_DIGITS:
+        return int(raw)
+    return None
+
+
+def _plain_spec(values: object) -> dict[str, int] | None:
+    """The request when it has exactly the fields, each a plain int within bounds, and is valid; else None."""
+    if type(values) is not dict or values.keys() != _FIELD_BOUNDS.keys():
         return None
     spec = {}
     for field, (low, high) in _FIELD_BOUNDS.items():
-        raw = values[field]
-        if not (raw.isascii() and raw.isdigit() and len(raw) <= _MAX_DIGITS and low <= int(raw) <= high):
+        value = _plain_int(values[field])
+        if value is None or not low <= value <= high:
             return None
-        spec[field] = int(raw)
+        spec[field] = value
     if spec["special_chars"] + spec["digits"] > spec["min_length"]:
         return None
     return spec
 
 
-async def _generate_plain_query(request: Request) -> Response | None:
-    """Valid query parameters, answered without FastAPI's parameter solving and response model."""
-    spec = _plain_spec(query_values(request))
+def _plain_answer(request: Request, values: object) -> Response | None:
+    spec = _plain_spec(values)
     if spec is None:
         return None
     passwords = _generate(request, spec["count"], spec["min_length"], spec["special_chars"], spec["digits"])
     return json_response(orjson.dumps({"passwords": passwords}))
+
+
+async def _generate_plain_query(request: Request) -> Response | None:
+    """Valid query parameters, answered without FastAPI's parameter solving and response model."""
+    return _plain_answer(request, query_values(request))
+
+
+async def _generate_plain_body(request: Request) -> Response | None:
+    """A valid JSON body sent as application/json, answered the same way; FastAPI judges anything else."""
+    if request.headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
+        return None
+    try:
+        values = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        return None
+    return _plain_answer(request, values)
 
 
 def _answer(request: Request, spec: PasswordRequest) -> PasswordResponse:
@@ -98,5 +122,6 @@ async def generate_from_query(request: Request, spec: Annotated[PasswordRequest,
 
 
 @router.post("", summary="Generate passwords from a JSON body")
+@fast_path(_generate_plain_body)
 async def generate_from_body(request: Request, spec: PasswordRequest) -> PasswordResponse:
     return _answer(request, spec)

@@ -95,6 +95,27 @@ def test_spellings_of_one_request_get_the_same_answer(server, query):
     _assert_composition(body["passwords"], {"min_length": 16, "special_chars": 2, "digits": 2, "count": 2})
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ({"min_length": 16, "special_chars": 2, "digits": 2, "count": 2}, "application/json; charset=utf-8"),
+        ({"min_length": "16", "special_chars": 2, "digits": 2, "count": 2}, "application/json"),
+        ({"min_length": 16.0, "special_chars": 2, "digits": 2, "count": 2}, "application/json"),
+        ({"min_length": 16, "special_chars": 2, "digits": 2, "count": 2}, "application/vnd.example+json"),
+    ],
+)
+def test_spellings_of_one_body_get_the_same_answer(server, body, content_type):
+    status, _, raw = http("POST", f"{server.url}/passwords", json.dumps(body).encode(), {"Content-Type": content_type})
+    assert status == 200
+    _assert_composition(json.loads(raw)["passwords"], {"min_length": 16, "special_chars": 2, "digits": 2, "count": 2})
+
+
+def test_body_not_sent_as_json_gets_422(server):
+    status, _, raw = http("POST", f"{server.url}/passwords", json.dumps(GOOD).encode(), {"Content-Type": "text/plain"})
+    assert status == 422
+    assert json.loads(raw)["detail"][0]["loc"] == ["body"]
+
+
 def test_unknown_query_parameter_gets_422_naming_it(server):
     status, body = get_json(f"{server.url}/passwords?{_query({**GOOD, 'colour': 'red'})}")
     assert status == 422
