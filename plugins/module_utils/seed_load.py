@@ -240,8 +240,10 @@ def _session(params: dict):
         # A lost commit loses its chunk record with it, so the next run reloads it: safe to relax.
         cur.execute("SET synchronous_commit TO off")
         cur.execute("SET maintenance_work_mem TO '256MB'")
-        # The seeding tasks already keep every core busy: parallel index builds would only add merge work.
+        # The seeding tasks already keep every core busy: parallel index builds, and parallel hash joins
+        # validating foreign keys, would only add processes and coordination work competing for the same cores.
         cur.execute("SET max_parallel_maintenance_workers TO 0")
+        cur.execute("SET max_parallel_workers_per_gather TO 0")
     conn.commit()
     return conn
 
