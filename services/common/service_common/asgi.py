@@ -1,5 +1,6 @@
-"""FastAPI side: request id, access log and metrics middleware, probes, and a
-uvicorn server that turns unready before it stops.
+"""FastAPI side: request id, access log and metrics middleware, probes, routes
+with a fast path for plainly valid requests, and a uvicorn server that turns
+unready before it stops.
 
 Metrics use aioprometheus, in a registry owned by each application, so the
 series of one process are exactly what its /metrics shows. One uvicorn worker
