@@ -14,6 +14,7 @@ The play then reads the log through the API and judges the figures.
 from __future__ import annotations
 
 import base64
+import re
 import shlex
 import subprocess
 import tempfile
@@ -58,6 +59,12 @@ class StandInKubelet(threading.Thread):
             self._run_pod(job)
         except BaseException as exc:  # reported by the test, which cannot see this thread's exceptions
             self.error = exc
+
+    def commands(self) -> list[str]:
+        """The pgbench commands of the Job's script (initialisation first, if any), in order."""
+        condition = re.search(r"^if (.*); then$", self.script, re.MULTILINE)
+        assert condition, f"no pgbench command in the Job's script:\n{self.script}"
+        return condition.group(1).split(" && ")
 
     def _wait_for_job(self, timeout: float) -> dict:
         deadline = time.monotonic() + timeout
@@ -194,12 +201,11 @@ def test_builtin_workload_runs_in_the_job_and_is_judged_from_its_log(cluster, po
     assert postgres_server.password not in str(job)
     assert kubelet.env["PGPASSWORD"] == postgres_server.password
     assert kubelet.env["PGHOST"] == "pg-main-rw" and kubelet.env["PGDATABASE"] == database
-    lines = kubelet.script.splitlines()
-    assert lines[1] == "pgbench -i -q -s 1"
+    init, command = kubelet.commands()
+    assert init == "pgbench -i -q -s 1"
     params = {"duration": 4, "clients": 2, "jobs": 2, "protocol": "prepared", "rate": None}
-    assert shlex.split(lines[2]) == bench_command(
-        "pgbench", {**params, "scripts": [], "builtin": "tpcb-like"}, LOG_PREFIX
-    )
+    expected_command = bench_command("pgbench", {**params, "scripts": [], "builtin": "tpcb-like"}, LOG_PREFIX)
+    assert shlex.split(command) == expected_command
 
     # The figures: those of the per-transaction logs the pod printed, through the API.
     bench = run.task_results("Run pgbench")[0]
@@ -232,9 +238,8 @@ def test_shop_workload_ships_its_scripts_and_passes_the_schemas_and_policies(clu
     assert configmap["data"] == {name: (ROOT / "files" / "pgbench" / name).read_text() for name in weights}
     shop = [{"path": f"/scripts/{name}", "weight": weight} for name, weight in weights.items()]
     params = {"duration": 4, "clients": 2, "jobs": 2, "protocol": "prepared", "rate": None, "builtin": None}
-    assert shlex.split(kubelet.script.splitlines()[1]) == bench_command(
-        "pgbench", {**params, "scripts": shop}, LOG_PREFIX
-    )
+    [command] = kubelet.commands()
+    assert shlex.split(command) == bench_command("pgbench", {**params, "scripts": shop}, LOG_PREFIX)
     bench = run.task_results("Run pgbench")[0]
     assert bench["transactions"] > 0 and bench["failed_transactions"] == 0
 
@@ -258,3 +263,17 @@ def test_shop_workload_ships_its_scripts_and_passes_the_schemas_and_policies(clu
     admitted = objects[4]["spec"]
     assert admitted["podSelector"]["matchLabels"] == {"cnpg.io/cluster": "pg-main"}
     assert admitted["ingress"][0]["from"][0]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "pgbench"}
+
+
+def test_a_failed_pgbench_fails_the_play_at_once_with_its_error(cluster, postgres_server, tmp_path):
+    """The shop workload on a database nobody seeded: pgbench's own error, without waiting out the deadline."""
+    database = postgres_server.createdb(f"empty_{uuid.uuid4().hex[:8]}")
+    started = time.monotonic()
+    run, kubelet = run_with_kubelet(cluster, postgres_server, tmp_path, database)
+    assert run.returncode != 0
+    assert kubelet.exit_code == 0, "the container reports pgbench's failure in its log, not by failing the Job"
+    assert time.monotonic() - started < 120
+    [failure] = run.task_results("Fail with the reason")
+    assert f"The benchmark Job {NAMESPACE}/{JOB} failed: pgbench itself failed" in failure["msg"]
+    assert "does not exist" in failure["msg"] and "--- pgbench failed, exit code" in failure["msg"]
+    assert not (tmp_path / "reports" / "performance-report.md").exists()
