@@ -7,7 +7,10 @@ vacuum) into a fresh database, then ``pg_seed rows=1000000`` through Ansible
 into another fresh database, then the same pg_seed again (the idempotent
 re-run). Runs alternate so noise from other work on the machine spreads over
 both. Reported: median wall time of each, the module's own duration (without
-Ansible's start-up), and the ratios to pgbench.
+Ansible's start-up), and the ratios to pgbench. Also the CPU seconds each used,
+client and server together, whose ratio depends much less on other work on a
+shared machine than the wall times do (pg_seed's client share is its run's
+minus the unchanged re-run's, which is mostly Ansible's start-up).
 
     .venv/bin/python benchmarks/seed.py                  # 3 runs, ~2 min
     .venv/bin/python benchmarks/seed.py --runs 1 --rows 200000
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,6 +41,39 @@ from tests.harness.servers import PostgresServer, find_binary  # noqa: E402
 MAX_RATIO = 2.0
 GOAL_RATIO = 1.5
 MAX_RERUN_S = 2.0
+
+
+def _process_cpu_s(pid: int | str, reaped: bool = False) -> float:
+    """User + system CPU seconds of a process (and of the children it has reaped), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = fields[11:15] if reaped else fields[11:13]  # utime, stime[, cutime, cstime]
+    return sum(map(int, ticks)) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_s(server: PostgresServer) -> float:
+    """CPU seconds the server has used: the postmaster, its live processes and the backends it has reaped."""
+    postmaster = str(server.pid)
+    total = _process_cpu_s(postmaster, reaped=True)
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "stat").read_text().rsplit(")", 1)[1].split()[1] == postmaster:
+                total += _process_cpu_s(entry.name)
+        except OSError:
+            continue  # a process that ended meanwhile is counted by its postmaster
+    return total
+
+
+def client_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cpu_used(server: PostgresServer, action) -> tuple[float, float, object]:
+    """(client CPU s, server CPU s, result) of ``action``; its sessions have ended when it returns."""
+    client, served = client_cpu_s(), server_cpu_s(server)
+    result = action()
+    time.sleep(0.2)  # lets the postmaster reap the backends that just ended
+    return client_cpu_s() - client, server_cpu_s(server) - served, result
 
 
 def timed(action) -> tuple[float, object]:
@@ -67,10 +104,11 @@ def pg_seed(server: PostgresServer, database: str, rows: int, jobs: int) -> tupl
 def one_run(server: PostgresServer, run: int, rows: int, scale: int, jobs: int) -> dict:
     # The machine may be shared: the load when the run starts says how far its figures are from idle ones.
     load_average = round(os.getloadavg()[0], 2)
-    pgbench_s = pgbench_init(server, server.createdb(f"pgbench_{run}"), scale)
+    pgbench_database = server.createdb(f"pgbench_{run}")
+    pgbench_client, pgbench_server, pgbench_s = cpu_used(server, lambda: pgbench_init(server, pgbench_database, scale))
     database = server.createdb(f"seed_{run}")
-    seed_s, seeded = pg_seed(server, database, rows, jobs)
-    rerun_s, rerun = pg_seed(server, database, rows, jobs)
+    seed_client, seed_server, (seed_s, seeded) = cpu_used(server, lambda: pg_seed(server, database, rows, jobs))
+    rerun_client, _, (rerun_s, rerun) = cpu_used(server, lambda: pg_seed(server, database, rows, jobs))
     if seeded["total_rows"] != rows or rerun["changed"]:
         raise RuntimeError(
             f"unexpected pg_seed results: {seeded['total_rows']} rows, re-run changed={rerun['changed']}"
@@ -81,6 +119,9 @@ def one_run(server: PostgresServer, run: int, rows: int, scale: int, jobs: int) 
         "pg_seed_module_s": seeded["duration_seconds"],
         "pg_seed_rerun_s": rerun_s,
         "pg_seed_rerun_module_s": rerun["duration_seconds"],
+        "pgbench_init_cpu_s": round(pgbench_client + pgbench_server, 2),
+        "pg_seed_cpu_s": round(seed_client - rerun_client + seed_server, 2),
+        "pg_seed_server_cpu_s": round(seed_server, 2),
         "tables": len(seeded["tables"]),
         "jobs": seeded["jobs"],
         "load_average_1m": load_average,
@@ -91,6 +132,7 @@ def summarise(runs: list[dict]) -> dict:
     median = {key: round(statistics.median(run[key] for run in runs), 3) for key in runs[0] if key.endswith("_s")}
     median["ratio_module_to_pgbench"] = round(median["pg_seed_module_s"] / median["pgbench_init_s"], 2)
     median["ratio_wall_to_pgbench"] = round(median["pg_seed_s"] / median["pgbench_init_s"], 2)
+    median["ratio_cpu_to_pgbench"] = round(median["pg_seed_cpu_s"] / median["pgbench_init_cpu_s"], 2)
     median["tables"] = runs[0]["tables"]
     median["jobs"] = runs[0]["jobs"]
     return median
@@ -104,6 +146,9 @@ def print_table(summary: dict, rows: int, scale: int) -> None:
         (f"pg_seed rows={rows} (ansible, wall)", summary["pg_seed_s"], summary["ratio_wall_to_pgbench"]),
         ("pg_seed re-run (module)", summary["pg_seed_rerun_module_s"], ""),
         ("pg_seed re-run (ansible, wall)", summary["pg_seed_rerun_s"], ""),
+        (f"pgbench -i -s {scale} (CPU s)", summary["pgbench_init_cpu_s"], 1.0),
+        (f"pg_seed rows={rows} (CPU s)", summary["pg_seed_cpu_s"], summary["ratio_cpu_to_pgbench"]),
+        ("  of which the server's", summary["pg_seed_server_cpu_s"], ""),
     ]
     for what, seconds, ratio in lines:
         print(f"{what:<38} {seconds!s:>8} {ratio!s:>14}")
