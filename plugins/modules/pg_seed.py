@@ -20,8 +20,10 @@ description:
     change; different parameters rebuild the schema; an interrupted run (killed at any moment) is
     completed by the next one, with exact counts and no duplicates (or rebuilt when its tables no
     longer hold exactly the rows of its recorded chunks).
-  - Keys, the indexes the workloads in C(files/pgbench) use, and statistics are built for each table
-    as soon as its rows are in; the foreign keys are then added and validated (never left NOT VALID).
+  - Keys, the indexes the workloads in C(files/pgbench) use, and statistics of the key, foreign-key and
+    indexed columns are built for each table as soon as its rows are in; the foreign keys are then added
+    and validated (never left NOT VALID). The free-text columns get statistics when autovacuum next analyzes the table
+    (once a tenth of it has changed) or from a manual C(ANALYZE).
   - The checksum of a table is C(<schema>.seed_checksum('<schema>.<table>')), a SQL function created
     in the schema, so any copy (a replica, a restored backup) can be compared with the manifest.
   - "Quick start without a cluster: C(ansible-playbook playbooks/seed.yml -i inventories/postgres)
