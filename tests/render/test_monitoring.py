@@ -59,7 +59,7 @@ def test_prometheus_selects_every_rule_and_monitor(local_objects, cloud_objects)
 
 def test_the_chart_versions_are_pinned(local_objects, cloud_objects):
     for obj in local_objects + cloud_objects:
-        if obj["kind"] == "Application" and obj["spec"]["destination"]["namespace"] == "monitoring":
+        if obj["kind"] == "Application" and obj["spec"]["destination"].get("namespace") == "monitoring":
             revision = str(obj["spec"]["source"]["targetRevision"])
             assert revision[0].isdigit() and revision.count(".") == 2, f"{obj['metadata']['name']}: {revision}"
 
