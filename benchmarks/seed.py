@@ -8,9 +8,10 @@ into another fresh database, then the same pg_seed again (the idempotent
 re-run). Runs alternate so noise from other work on the machine spreads over
 both. Reported: median wall time of each, the module's own duration (without
 Ansible's start-up), and the ratios to pgbench. Also the CPU seconds each used,
-client and server together, whose ratio depends much less on other work on a
-shared machine than the wall times do (pg_seed's client share is its run's
-minus the unchanged re-run's, which is mostly Ansible's start-up).
+client and server together: the work each did, which wall times hide when other
+work shares the cores (pg_seed's client share is its run's minus the unchanged
+re-run's, which is mostly Ansible's start-up; CPU seconds too grow on a busy
+machine, as caches are shared).
 
     .venv/bin/python benchmarks/seed.py                  # 3 runs, ~2 min
     .venv/bin/python benchmarks/seed.py --runs 1 --rows 200000
