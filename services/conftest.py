@@ -26,7 +26,7 @@ GUNICORN_CONF = SERVICES / "kv-store" / "gunicorn.conf.py"
 
 
 def service_argv(service: str) -> list[str]:
-    """How each service's image starts it (see its Dockerfile)."""
+    """How each service's image starts it (the stage named after it in services/Dockerfile)."""
     if service == "kv-store":
         return [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "kv_store:create_app()"]
     return [sys.executable, "-m", service.replace("-", "_")]
