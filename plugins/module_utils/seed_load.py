@@ -25,9 +25,9 @@ worker streams a chunk to COPY one block at a time, so its server backend
 parses a block while the worker generates the next. Keys, statistics and
 foreign keys are work for the server alone: ``jobs`` threads of the parent
 drive them on connections of their own, so they proceed while the workers
-keep loading. Tasks cannot deadlock: each locks
-its own table first, then only tables it references, and the references
-form no cycle.
+keep loading. Tasks cannot deadlock: a transaction that waits for a lock
+holds at most one table, and waits only for a table it references (see
+_constrain_table); the references form no cycle.
 """
 
 from __future__ import annotations
@@ -356,9 +356,13 @@ def _prepare_table(conn, schema: str, table_name: str) -> str:
 def _constrain_table(conn, schema: str, table_name: str) -> str:
     """Add the foreign keys of one table NOT VALID, then validate them (skipping what exists).
 
-    Adding NOT VALID is instant and its commit releases the referenced tables at
-    once; validating takes only ROW SHARE on them, so tables that reference the
-    same table are validated in parallel.
+    Each key is added in a transaction of its own: adding one locks the table and
+    then its parent (SHARE ROW EXCLUSIVE on both), so a transaction holding a
+    table while waiting for a parent's lock only ever waits along a reference,
+    and references form no cycle. Adding two keys in one transaction could hold
+    a parent another task holds as its own table and wait for it in turn: a
+    deadlock. Adding NOT VALID is instant; validating takes only ROW SHARE on the
+    parent, so tables that reference the same table are validated in parallel.
     """
     statements = seed_schema.foreign_key_statements(schema, seed_schema.table(table_name))
     with conn.cursor() as cur:
@@ -366,10 +370,11 @@ def _constrain_table(conn, schema: str, table_name: str) -> str:
         for name, statement in statements:
             if name not in existing:
                 cur.execute(statement)
-        conn.commit()
+                conn.commit()
         for name, _ in statements:
             if not existing.get(name, False):
                 cur.execute(seed_schema.validate_sql(schema, table_name, name))
+                conn.commit()
     return table_name
 
 
