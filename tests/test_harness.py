@@ -9,6 +9,7 @@ import urllib.request
 
 import pytest
 
+from tests.harness.scheduling import work_unit
 from tests.harness.servers import (
     MissingBinary,
     PostgresServer,
@@ -72,3 +73,10 @@ def test_postgres_restarts_on_the_same_port_with_its_data(server_factory):
     server.start()
     assert server.port == port and server.pid != pid
     assert server.psql("SELECT n FROM kept") == "7"
+
+
+def test_xdist_work_units_keep_modules_and_shared_suites_whole():
+    assert work_unit("tests/test_release.py::test_rollback") == "tests/test_release.py"
+    assert work_unit("tests/test_release.py::TestSlots::test_flip[blue]") == "tests/test_release.py"
+    assert work_unit("tests/render/test_gitops.py::test_waves") == work_unit("tests/render/test_apps.py::test_hpa")
+    assert work_unit("services/kv-store/tests/test_api.py::test_list") != work_unit("tests/test_release.py::test_x")
