@@ -19,6 +19,7 @@ from tests.harness.checkov import run_checkov
 from tests.harness.kube_schemas import schema_errors
 from tests.harness.manifests import removed_api_errors
 from tests.harness.policies import check_objects, describe
+from tests.render.conftest import KEPT, LEFTOVERS
 
 
 def test_every_object_matches_its_schema(rendered):
@@ -131,3 +132,10 @@ def test_checkov_reports_an_insecure_pod(tmp_path):
     result = run_checkov(tmp_path)
     assert result.returncode == 1
     assert "CKV_K8S_16" in result.stdout, result.stdout  # privileged container
+
+
+def test_rendering_over_an_earlier_render_removes_what_it_left(rendered):
+    _, directory, objects = rendered
+    assert not [name for name in LEFTOVERS if (directory / name).exists()], "an earlier render's files are still there"
+    assert all((directory / name).read_text() == text for name, text in KEPT.items())
+    assert all(path.exists() for path, _ in objects)
