@@ -19,7 +19,7 @@ from tests.harness.checkov import run_checkov
 from tests.harness.kube_schemas import schema_errors
 from tests.harness.manifests import removed_api_errors
 from tests.harness.policies import check_objects, describe
-from tests.render.conftest import KEPT, LEFTOVERS
+from tests.render.conftest import KEPT, LEFTOVERS, MARK, plant
 
 
 def test_every_object_matches_its_schema(rendered):
@@ -136,6 +136,43 @@ def test_checkov_reports_an_insecure_pod(tmp_path):
 
 def test_rendering_over_an_earlier_render_removes_what_it_left(rendered):
     _, directory, objects = rendered
-    assert not [name for name in LEFTOVERS if (directory / name).exists()], "an earlier render's files are still there"
+    stale = [name for name in LEFTOVERS if name != MARK and (directory / name).exists()]
+    assert not stale, "an earlier render's files are still there"
+    assert (directory / MARK).exists()
     assert all((directory / name).read_text() == text for name, text in KEPT.items())
     assert all(path.exists() for path, _ in objects)
+
+
+GITOPS_ALONE = """
+- name: Lay out a render directory
+  hosts: localhost
+  gather_facts: false
+  roles:
+    - role: sre.platform.gitops
+"""
+
+
+@pytest.mark.parametrize("marked", [False, True])
+def test_only_a_directory_a_render_marked_loses_files(tmp_path, marked):
+    target = tmp_path / "render"
+    rendered = target / "storage" / "storageclass-standard.yaml"
+    foreign = target / "ci" / "workflow.yml"
+    plant(
+        target,
+        {
+            "storage/storageclass-standard.yaml": "apiVersion: storage.k8s.io/v1\nkind: StorageClass\n"
+            "metadata: {name: standard}\nprovisioner: rancher.io/local-path\n",
+            "ci/workflow.yml": "on: push\n",
+            **({MARK: "earlier render\n"} if marked else {}),
+        },
+    )
+    playbook = tmp_path / "gitops.yml"
+    playbook.write_text(GITOPS_ALONE)
+    run = run_playbook(
+        str(playbook),
+        extra_vars={"gitops_render_dir": str(target), "manifests_rendered_files": [str(rendered)]},
+    )
+    assert run.returncode == 0, run.output
+    assert rendered.exists() and (target / MARK).exists()
+    # A marked directory is an earlier render: a YAML file this render did not write goes.
+    assert foreign.exists() == (not marked), f"marked={marked}: {foreign} exists={foreign.exists()}"
