@@ -2,7 +2,8 @@
 
 Schema validation lives in ``tests.harness.kube_schemas``, checkov in
 ``tests.harness.checkov`` and the HA / security policies in
-``tests.harness.policies``; this module loads a render directory and reports
+``tests.harness.policies``; this module loads a render directory, plants what an
+earlier render would have left in one, and reports
 apiVersions that a Kubernetes release stopped serving.
 """
 
@@ -13,6 +14,27 @@ from pathlib import Path
 import yaml
 
 from tests.harness.policies import describe
+
+# The mark render.yml leaves in a directory it wrote (roles/gitops/vars/main.yml).
+MARK = ".sre-platform-render"
+
+# What an earlier render of the same directory could have left: an object the
+# platform no longer has, a whole component gone, and a file that is not a manifest.
+LEFTOVERS = {
+    MARK: "Written by sre.platform playbooks/render.yml\n",
+    "storage/configmap-default-retired.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: retired}\n",
+    "retired-component/service-default-gone.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: gone}\n",
+    "argocd/layers/retired/kustomization.yaml": "resources: [application-argocd-retired.yaml]\n",
+}
+KEPT = {"NOTES.txt": "not YAML: render.yml never removes it\n"}
+
+
+def plant(target: Path, files: dict[str, str]) -> None:
+    """Write files (path relative to target -> text) into a render directory."""
+    for name, text in files.items():
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (target / name).write_text(text)
+
 
 # apiVersion -> Kubernetes release that stopped serving it (kind-independent).
 REMOVED_API_VERSIONS = {

@@ -7,27 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.harness.ansible import run_playbook
-from tests.harness.manifests import load_manifests
+from tests.harness.manifests import KEPT, LEFTOVERS, load_manifests, plant
 
 INVENTORIES = ["local", "aws/prod", "gcp/prod"]
-
-
-# What an earlier render of the same directory could have left: an object the
-# platform no longer has, a whole component gone, and a file that is not a manifest.
-LEFTOVERS = {
-    ".sre-platform-render": "Written by sre.platform playbooks/render.yml\n",
-    "storage/configmap-default-retired.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: retired}\n",
-    "retired-component/service-default-gone.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: gone}\n",
-    "argocd/layers/retired/kustomization.yaml": "resources: [application-argocd-retired.yaml]\n",
-}
-KEPT = {"NOTES.txt": "not YAML: render.yml never removes it\n"}
-MARK = ".sre-platform-render"
-
-
-def plant(target: Path, files: dict[str, str]) -> None:
-    for name, text in files.items():
-        (target / name).parent.mkdir(parents=True, exist_ok=True)
-        (target / name).write_text(text)
 
 
 def render(inventory: str, target: Path) -> list[tuple[Path, dict]]:

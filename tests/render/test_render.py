@@ -17,9 +17,8 @@ import yaml
 from tests.harness.ansible import run_playbook
 from tests.harness.checkov import run_checkov
 from tests.harness.kube_schemas import schema_errors
-from tests.harness.manifests import removed_api_errors
+from tests.harness.manifests import KEPT, LEFTOVERS, MARK, plant, removed_api_errors
 from tests.harness.policies import check_objects, describe
-from tests.render.conftest import KEPT, LEFTOVERS, MARK, plant
 
 
 def test_every_object_matches_its_schema(rendered):
