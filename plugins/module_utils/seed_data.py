@@ -17,6 +17,7 @@ rather than a Python call per row: that is what makes a million rows cheap.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import operator
 import random
@@ -137,18 +138,6 @@ def _id_texts(first: int, last: int) -> list[str]:
     return list(map(str, range(first, last + 1)))
 
 
-def _cyclic_ids(ids: range, modulus: int) -> list[str]:
-    """``str((i - 1) % modulus + 1)`` for every id: runs of consecutive ids, built a run at a time."""
-    texts: list[str] = []
-    start = ids.start
-    while start < ids.stop:
-        offset = (start - 1) % modulus
-        run = min(ids.stop - start, modulus - offset)
-        texts += _id_texts(offset + 1, offset + run)
-        start += run
-    return texts
-
-
 class SeedContext:
     """Row counts, value lists and wheels for one seed: everything a block of rows needs.
 
@@ -227,15 +216,40 @@ class SeedContext:
 
     # Values shared between tables -------------------------------------------------
 
-    def order_hours(self, ids: range) -> list[int]:
-        """Orders are placed in id order over the span, as a real shop's are."""
+    # Every id as text and every order's hour, built once per loading worker on first use (not before the
+    # workers start, which would delay them): a block slices them instead of computing them per row again.
+    @functools.cached_property
+    def _id_strings(self) -> list[str]:
+        return _id_texts(1, max(self.counts.values()))
+
+    @functools.cached_property
+    def _order_hours(self) -> list[int]:
         orders = self.counts["orders"]
-        return [(order_id - 1) * _SPAN_HOURS // orders for order_id in ids]
+        return [order * _SPAN_HOURS // orders for order in range(orders)]
+
+    def ids(self, ids: range) -> list[str]:
+        """The ids as text."""
+        return self._id_strings[ids.start - 1 : ids.stop - 1]
+
+    def cyclic_ids(self, ids: range, modulus: int) -> list[str]:
+        """``str((i - 1) % modulus + 1)`` for every id: runs of consecutive ids, a slice at a time."""
+        texts: list[str] = []
+        start = ids.start
+        while start < ids.stop:
+            offset = (start - 1) % modulus
+            run = min(ids.stop - start, modulus - offset)
+            texts += self._id_strings[offset : offset + run]
+            start += run
+        return texts
+
+    def order_hours(self, ids: range) -> list[int]:
+        """Hours into the span of orders ``ids``: orders are placed in id order over it, as a real shop's are."""
+        return self._order_hours[ids.start - 1 : ids.stop - 1]
 
     def order_timestamps(self, ids: range, hours_later: int = 0) -> list[str]:
         hours = self.values["hours"]
         minutes = self.pick("orders", "minute", ids, "minutes")
-        return list(map(operator.add, [hours[hour + hours_later] for hour in self.order_hours(ids)], minutes))
+        return list(map(operator.add, map(hours[hours_later:].__getitem__, self.order_hours(ids)), minutes))
 
     def shipping_hours(self, ids: range) -> tuple[list[int], list[int | None]]:
         """Shipped and delivered hours of orders ``ids`` (delivered None: still in transit)."""
@@ -283,14 +297,14 @@ def _categories(ctx: SeedContext, ids: range) -> list:
         )
     )
     slugs = [f"{name.lower().replace(' ', '-')}-{i}" for name, i in zip(names, ids, strict=True)]
-    return [_id_texts(ids.start, ids.stop - 1), names, slugs, pick("categories", "description", ids, "sentences")]
+    return [ctx.ids(ids), names, slugs, pick("categories", "description", ids, "sentences")]
 
 
 def _suppliers(ctx: SeedContext, ids: range) -> list:
     pick = ctx.pick
     domains = pick("suppliers", "domain", ids, "domains")
     return [
-        _id_texts(ids.start, ids.stop - 1),
+        ctx.ids(ids),
         pick("suppliers", "name", ids, "companies"),
         [f"sales{i}@{domain}" for i, domain in zip(ids, domains, strict=True)],
         pick("suppliers", "phone", ids, "phones"),
@@ -301,7 +315,7 @@ def _suppliers(ctx: SeedContext, ids: range) -> list:
 
 def _warehouses(ctx: SeedContext, ids: range) -> list:
     return [
-        _id_texts(ids.start, ids.stop - 1),
+        ctx.ids(ids),
         [f"WH-{i:04d}" for i in ids],
         ctx.pick("warehouses", "city", ids, "cities"),
         ctx.pick("warehouses", "country", ids, "countries"),
@@ -325,7 +339,7 @@ def _customers(ctx: SeedContext, ids: range) -> list:
         )
     ]
     return [
-        _id_texts(ids.start, ids.stop - 1),
+        ctx.ids(ids),
         first,
         last,
         emails,
@@ -344,7 +358,7 @@ def _products(ctx: SeedContext, ids: range) -> list:
         )
     ]
     return [
-        _id_texts(ids.start, ids.stop - 1),
+        ctx.ids(ids),
         pick("products", "category_id", ids, "categories"),
         pick("products", "supplier_id", ids, "suppliers"),
         [f"SKU-{i:09d}" for i in ids],
@@ -361,8 +375,8 @@ def _addresses(ctx: SeedContext, ids: range) -> list:
     shipping = max(0, min(ids.stop, customers + 1) - ids.start)
     pick = ctx.pick
     return [
-        _id_texts(ids.start, ids.stop - 1),
-        _cyclic_ids(ids, customers),
+        ctx.ids(ids),
+        ctx.cyclic_ids(ids, customers),
         ["shipping"] * shipping + ["billing"] * (len(ids) - shipping),
         pick("addresses", "street", ids, "streets"),
         pick("addresses", "city", ids, "cities"),
@@ -375,8 +389,8 @@ def _inventory(ctx: SeedContext, ids: range) -> list:
     # Row r stocks product r in the first warehouse, then the next warehouse, ...: (product, warehouse) is unique.
     products = ctx.counts["products"]
     return [
-        _id_texts(ids.start, ids.stop - 1),
-        _cyclic_ids(ids, products),
+        ctx.ids(ids),
+        ctx.cyclic_ids(ids, products),
         [str((i - 1) // products + 1) for i in ids],
         ctx.pick("inventory", "quantity", ids, "stock_levels"),
         ctx.timestamps_between("inventory", "updated_at", ids),
@@ -403,7 +417,7 @@ def _order_statuses(ctx: SeedContext, ids: range) -> list[str]:
 def _orders(ctx: SeedContext, ids: range) -> list:
     customers = ctx.pick("orders", "customer_id", ids, "customers")
     return [
-        _id_texts(ids.start, ids.stop - 1),
+        ctx.ids(ids),
         customers,
         customers,  # the customer's own address (see _addresses)
         _order_statuses(ctx, ids),
@@ -414,16 +428,16 @@ def _orders(ctx: SeedContext, ids: range) -> list:
 def _order_items(ctx: SeedContext, ids: range) -> list:
     choices = len(ctx.item_text)
     return [
-        _id_texts(ids.start, ids.stop - 1),
-        _cyclic_ids(ids, ctx.counts["orders"]),
+        ctx.ids(ids),
+        ctx.cyclic_ids(ids, ctx.counts["orders"]),
         # product, quantity and unit price, in one text (see SeedContext.order_totals for the same draw)
-        [ctx.item_text[word % choices] for word in ctx.words("order_items", "item", ids, "I")],
+        list(map(ctx.item_text.__getitem__, map(choices.__rmod__, ctx.words("order_items", "item", ids, "I")))),
     ]
 
 
 def _payments(ctx: SeedContext, ids: range) -> list:
     # Payment p pays order p, for the order's total, an hour after it was placed.
-    order_ids = _id_texts(ids.start, ids.stop - 1)
+    order_ids = ctx.ids(ids)
     return [
         order_ids,
         order_ids,
@@ -446,7 +460,7 @@ def _shipments(ctx: SeedContext, ids: range) -> list:
     shipped, delivered = ctx.shipping_hours(ids)
     shipped_minutes = ctx.pick("shipments", "shipped_minute", ids, "minutes")
     delivered_minutes = ctx.pick("shipments", "delivered_minute", ids, "minutes")
-    order_ids = _id_texts(ids.start, ids.stop - 1)
+    order_ids = ctx.ids(ids)
     return [
         order_ids,
         order_ids,
@@ -464,7 +478,7 @@ def _shipments(ctx: SeedContext, ids: range) -> list:
 def _reviews(ctx: SeedContext, ids: range) -> list:
     pick = ctx.pick
     return [
-        _id_texts(ids.start, ids.stop - 1),
+        ctx.ids(ids),
         pick("reviews", "product_id", ids, "products"),
         pick("reviews", "customer_id", ids, "customers"),
         pick("reviews", "rating", ids, "ratings"),
