@@ -198,6 +198,23 @@ def _gitops_role_playbook(tmp_path):
     return playbook
 
 
+@pytest.mark.parametrize(("inventory", "path"), sorted(ENVIRONMENTS.items()))
+def test_without_render_dir_the_render_is_named_like_its_repository_path(tmp_path, inventory, path):
+    playbook = tmp_path / "playbooks" / "where.yml"
+    playbook.parent.mkdir()
+    choose = {
+        "name": "Choose",
+        "ansible.builtin.include_role": {"name": "sre.platform.gitops", "tasks_from": "render_dir.yml", "public": True},
+    }
+    report = {"name": "Report", "ansible.builtin.debug": {"msg": "{{ [render_dir, gitops_path] }}"}}
+    playbook.write_text(yaml.safe_dump([{"hosts": "platform", "gather_facts": False, "tasks": [choose, report]}]))
+    run = run_playbook(str(playbook), inventory=f"inventories/{inventory}")
+    assert run.returncode == 0, run.output
+    (result,) = run.task_results("Report")
+    # rendered/ beside the playbooks directory, named like the environment's path in the GitOps repository.
+    assert result["msg"] == [str(tmp_path / "rendered" / path.removeprefix("clusters/")), path]
+
+
 def test_publishing_with_the_placeholder_repository_is_refused(tmp_path):
     run = run_playbook(
         str(_gitops_role_playbook(tmp_path)),
