@@ -151,6 +151,14 @@ GITOPS_ALONE = """
 """
 
 
+STORAGE_CLASS = {
+    "apiVersion": "storage.k8s.io/v1",
+    "kind": "StorageClass",
+    "metadata": {"name": "standard"},
+    "provisioner": "rancher.io/local-path",
+}
+
+
 @pytest.mark.parametrize("marked", [False, True])
 def test_only_a_directory_a_render_marked_loses_files(tmp_path, marked):
     target = tmp_path / "render"
@@ -159,8 +167,7 @@ def test_only_a_directory_a_render_marked_loses_files(tmp_path, marked):
     plant(
         target,
         {
-            "storage/storageclass-standard.yaml": "apiVersion: storage.k8s.io/v1\nkind: StorageClass\n"
-            "metadata: {name: standard}\nprovisioner: rancher.io/local-path\n",
+            "storage/storageclass-standard.yaml": yaml.safe_dump(STORAGE_CLASS),
             "ci/workflow.yml": "on: push\n",
             **({MARK: "earlier render\n"} if marked else {}),
         },
@@ -169,7 +176,7 @@ def test_only_a_directory_a_render_marked_loses_files(tmp_path, marked):
     playbook.write_text(GITOPS_ALONE)
     run = run_playbook(
         str(playbook),
-        extra_vars={"gitops_render_dir": str(target), "manifests_rendered_files": [str(rendered)]},
+        extra_vars={"gitops_render_dir": str(target), "manifests_rendered": {str(rendered): STORAGE_CLASS}},
     )
     assert run.returncode == 0, run.output
     assert rendered.exists() and (target / MARK).exists()
