@@ -329,6 +329,15 @@ import traceback
 from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sre.platform.plugins.module_utils.pgbench_command import (
+    BUILTINS,
+    DEFAULTS,
+    PROTOCOLS,
+    bench_command,
+    init_command,
+    option_errors,
+    workload,
+)
 from ansible_collections.sre.platform.plugins.module_utils.pgbench_log import (
     PgbenchLogError,
     log_files,
@@ -344,7 +353,6 @@ from ansible_collections.sre.platform.plugins.module_utils.postgres import (
 )
 
 DEBIAN_PACKAGE = "postgresql-client"
-DEFAULT_BUILTIN = "tpcb-like"
 PGBENCH_TPS = re.compile(r"^tps = ([0-9.]+)", re.MULTILINE)
 # The header pgbench prints before a run: "pgbench (17.5 (Debian ...))" or "pgbench (15.10, server 17.5)".
 PGBENCH_HEADER = re.compile(r"^pgbench \((?P<client>.+?)(?:, server (?P<server>[^,()]+))?\)$", re.MULTILINE)
@@ -354,19 +362,19 @@ UNKNOWN = "unknown"
 def argument_spec() -> dict:
     spec = postgres_argument_spec()
     spec.update(
-        duration={"type": "int", "default": 300},
-        clients={"type": "int", "default": 10},
-        jobs={"type": "int", "default": 2},
+        duration={"type": "int", "default": DEFAULTS["duration"]},
+        clients={"type": "int", "default": DEFAULTS["clients"]},
+        jobs={"type": "int", "default": DEFAULTS["jobs"]},
         rate={"type": "int"},
-        protocol={"type": "str", "default": "simple", "choices": ["simple", "extended", "prepared"]},
-        builtin={"type": "str", "choices": ["tpcb-like", "simple-update", "select-only"]},
+        protocol={"type": "str", "default": DEFAULTS["protocol"], "choices": list(PROTOCOLS)},
+        builtin={"type": "str", "choices": list(BUILTINS)},
         scripts={
             "type": "list",
             "elements": "dict",
             "default": [],
             "options": {"path": {"type": "path", "required": True}, "weight": {"type": "int", "default": 1}},
         },
-        scale={"type": "int", "default": 1},
+        scale={"type": "int", "default": DEFAULTS["scale"]},
         init={"type": "bool", "default": False},
         warmup={"type": "int", "default": 0},
         output={"type": "path"},
@@ -386,25 +394,18 @@ def analyse_only(params: dict) -> bool:
 
 def validation_errors(params: dict) -> list[str]:
     """Everything wrong with the options, so one run reports all of it."""
-    errors = []
-    for name in ("duration", "clients", "jobs", "scale"):
-        if params[name] < 1:
-            errors.append(f"{name} must be at least 1, got {params[name]}")
-    if params["rate"] is not None and params["rate"] < 1:
-        errors.append(f"rate must be at least 1 transaction per second, got {params['rate']}")
-    if params["jobs"] > params["clients"]:
-        errors.append(f"jobs ({params['jobs']}) cannot exceed clients ({params['clients']})")
+    errors = option_errors(params)
     if not 0 <= params["warmup"] < params["duration"]:
         errors.append(f"warmup ({params['warmup']} s) must be at least 0 and shorter than duration")
     if params["init"] and params["scripts"]:
         errors.append("init creates the pgbench tables of the built-in workloads; it cannot go with scripts")
     if params["init"] and analyse_only(params):
         errors.append("init runs pgbench; it cannot go with log_text or log_files (analyse-only mode)")
-    for script in params["scripts"]:
-        if script["weight"] < 1:
-            errors.append(f"script {script['path']}: weight must be at least 1, got {script['weight']}")
-        if not os.path.isfile(script["path"]):
-            errors.append(f"script {script['path']} does not exist or is not a file")
+    errors += [
+        f"script {script['path']} does not exist or is not a file"
+        for script in params["scripts"]
+        if not os.path.isfile(script["path"])
+    ]
     return errors
 
 
@@ -416,34 +417,9 @@ def find_pgbench(configured: str | None) -> str | None:
     return next((path for path in candidates if path), None)
 
 
-def workload(params: dict) -> dict:
-    if params["scripts"]:
-        return {"scripts": [{"path": s["path"], "weight": s["weight"]} for s in params["scripts"]]}
-    return {"builtin": params["builtin"] or DEFAULT_BUILTIN}
-
-
 def run_parameters(params: dict) -> dict:
     keys = ("duration", "clients", "jobs", "rate", "protocol", "warmup", "scale", "init")
     return {**{key: params[key] for key in keys}, "workload": workload(params)}
-
-
-def bench_command(pgbench: str, params: dict, log_prefix: str) -> list[str]:
-    command = [pgbench, "-T", str(params["duration"]), "-c", str(params["clients"]), "-j", str(params["jobs"])]
-    command += ["-M", params["protocol"], "-l", "--log-prefix", log_prefix]
-    if params["rate"]:
-        command += ["-R", str(params["rate"])]
-    chosen = workload(params)
-    if "builtin" in chosen:
-        return [*command, "-b", chosen["builtin"]]
-    # -n: the vacuum pgbench runs first only concerns its own tables, absent from a custom schema.
-    command.append("-n")
-    for script in chosen["scripts"]:
-        command += ["-f", f"{script['path']}@{script['weight']}"]
-    return command
-
-
-def init_command(pgbench: str, params: dict) -> list[str]:
-    return [pgbench, "-i", "-q", "-s", str(params["scale"])]
 
 
 def pgbench_env(params: dict) -> dict:
