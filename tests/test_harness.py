@@ -9,6 +9,7 @@ import urllib.request
 
 import pytest
 
+from tests.harness.ansible import ansible_doc
 from tests.harness.scheduling import work_unit
 from tests.harness.servers import (
     MissingBinary,
@@ -80,3 +81,11 @@ def test_xdist_work_units_keep_modules_and_shared_suites_whole():
     assert work_unit("tests/test_release.py::TestSlots::test_flip[blue]") == "tests/test_release.py"
     assert work_unit("tests/render/test_gitops.py::test_waves") == work_unit("tests/render/test_apps.py::test_hpa")
     assert work_unit("services/kv-store/tests/test_api.py::test_list") != work_unit("tests/test_release.py::test_x")
+
+
+def test_ansible_doc_reads_a_plugins_documentation_and_fails_on_an_unknown_one():
+    doc = ansible_doc("sre.platform.pg_seed")
+    assert {"rows", "seed", "jobs", "state"} <= set(doc["doc"]["options"])
+    assert "sre.platform.pg_seed:" in doc["examples"]
+    with pytest.raises(AssertionError):
+        ansible_doc("sre.platform.no_such_module")

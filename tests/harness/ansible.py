@@ -220,3 +220,20 @@ def run_playbook(
         check=False,
     )
     return PlaybookRun(completed.returncode, completed.stdout, completed.stderr)
+
+
+def ansible_doc(name: str, plugin_type: str = "module") -> dict:
+    """What ``ansible-doc --json`` reads from a plugin's DOCUMENTATION / EXAMPLES / RETURN (``doc``, ``examples``,
+    ``return``); fails the test with ansible-doc's error when it cannot."""
+    done = subprocess.run(
+        [str(BIN / "ansible-doc"), "-t", plugin_type, "--json", name],
+        cwd=ROOT,
+        env=ansible_env(json_output=False),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    documented = json.loads(done.stdout) if done.returncode == 0 else {}
+    # An unknown name is no error to ansible-doc: it warns and prints {}.
+    assert name in documented, f"ansible-doc found no {plugin_type} {name}: {done.stderr.strip()}"
+    return documented[name]

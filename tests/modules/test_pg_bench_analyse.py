@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from ansible_collections.sre.platform.plugins.module_utils.postgres import libpq_env
 
-from tests.harness.ansible import BIN, ROOT, ansible_env, run_module, run_playbook
+from tests.harness.ansible import ansible_doc, run_module, run_playbook
 from tests.harness.servers import PostgresServer, find_binary
 
 FIGURES = (
@@ -133,15 +133,6 @@ def test_analysis_errors_say_what_is_wrong(tmp_path):
 
 
 def test_the_analyse_only_mode_is_documented():
-    done = subprocess.run(
-        [str(BIN / "ansible-doc"), "--json", "sre.platform.pg_bench"],
-        cwd=ROOT,
-        env=ansible_env(json_output=False),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    doc = json.loads(done.stdout)["sre.platform.pg_bench"]
+    doc = ansible_doc("sre.platform.pg_bench")
     assert {"log_text", "log_files", "pgbench_output"} <= set(doc["doc"]["options"])
     assert "log_text:" in doc["examples"]

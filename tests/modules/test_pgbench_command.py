@@ -8,8 +8,6 @@ PostgreSQL) must report the command the filter gives for the same options.
 from __future__ import annotations
 
 import inspect
-import json
-import subprocess
 
 import pytest
 from ansible.errors import AnsibleFilterError
@@ -23,7 +21,7 @@ from ansible_collections.sre.platform.plugins.module_utils.pgbench_command impor
     workload,
 )
 
-from tests.harness.ansible import BIN, ROOT, ansible_env, run_module
+from tests.harness.ansible import ansible_doc, run_module
 from tests.harness.servers import PostgresServer
 
 SHOP = [
@@ -133,16 +131,7 @@ def test_filter_errors_name_the_filter_and_the_reason():
 
 def test_filter_is_documented_with_its_own_arguments():
     """ansible-doc reads the filter's DOCUMENTATION/EXAMPLES/RETURN; the options are the function's arguments."""
-    done = subprocess.run(
-        [str(BIN / "ansible-doc"), "-t", "filter", "--json", "sre.platform.pgbench_command"],
-        cwd=ROOT,
-        env=ansible_env(json_output=False),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    doc = json.loads(done.stdout)["sre.platform.pgbench_command"]
+    doc = ansible_doc("sre.platform.pgbench_command", "filter")
     arguments = ["_input", *list(inspect.signature(FILTER).parameters)[1:]]
     assert sorted(doc["doc"]["options"]) == sorted(arguments)
     assert doc["return"]["_value"]["type"] == "list"
