@@ -5,36 +5,39 @@ moment is completed by the next one:
 
 1. ``create_schema``: drop and recreate the schema, bare tables and the
    manifest, in one transaction (status ``loading``);
-2. ``build``: COPY every missing chunk, each in its own transaction together
-   with its row in ``seed_chunks`` (a chunk is either fully there and recorded,
-   or absent). As soon as a table's last chunk is in, its indexes are built
-   in parallel, its keys adopt them and it is analyzed; as soon as it and the
-   tables it references have
-   their keys, its foreign keys are added NOT VALID and validated. These tasks
-   run while later tables still load; each first looks in the catalog and
-   skips what exists;
+2. ``build``: load every table not yet loaded, each in one transaction that
+   empties it (TRUNCATE) and COPYs its chunks with ``FREEZE``, recording each
+   chunk and its checksum in ``seed_chunks`` (a table is either fully there and
+   recorded, or empty). Rows written by the transaction that emptied the table
+   can be stored frozen and all-visible: the index builds, statistics and
+   foreign-key checks that read them next, and autovacuum later, never revisit
+   them to set hint bits or freeze them. As soon as a table is in, its indexes
+   are built in parallel, its keys adopt them and it is analyzed; as soon as
+   it and the tables it references have their keys, its foreign keys are added
+   NOT VALID and validated. These tasks run while later tables still load; each
+   first looks in the catalog and skips what exists;
 3. ``finish``: the counts and checksums of ``seed_chunks`` go into
    ``seed_manifest`` and the run is marked ``complete``.
 
-Chunks are loaded by ``jobs`` forked worker processes, each with its own
+Tables are loaded by ``jobs`` forked worker processes, each with its own
 connection: generating rows is CPU-bound Python, so threads would not help.
 The workers start at once on the tables that need no Faker pools (orders and
 the rows that hang off them) while a thread of the parent draws the pools;
-the chunks of the other tables follow, carrying the pools. A
-worker streams a chunk to COPY one block at a time, so its server backend
-parses a block while the worker generates the next. Keys, statistics and
-foreign keys are work for the server alone: ``jobs`` threads of the parent
-drive them on connections of their own, so they proceed while the workers
-keep loading. Tasks cannot deadlock: a transaction that waits for a lock
-holds at most one table, and waits only for a table it references (see
-_constrain_table); the references form no cycle.
+the other tables follow, carrying the pools. A worker streams a chunk to COPY
+one block at a time, so its server backend parses a block while the worker
+generates the next. Keys, statistics and foreign keys are work for the server
+alone: ``jobs`` threads of the parent drive them on connections of their own,
+so they proceed while the workers keep loading. Tasks cannot deadlock: a
+transaction that waits for a lock holds at most one table, and waits only for
+a table it references (see _constrain_table); the references form no cycle. A
+loading transaction locks only its own table, which no other task touches
+until it is loaded.
 """
 
 from __future__ import annotations
 
 import collections
 import gc
-import itertools
 import multiprocessing
 import os
 import pickle
@@ -215,13 +218,16 @@ def create_schema(conn, plan: Plan) -> None:
     conn.commit()
 
 
-def pending_chunks(conn, plan: Plan) -> list[tuple[str, int, int, int]]:
-    """Chunks not yet recorded as loaded, in foreign-key order."""
+def pending_tables(conn, plan: Plan) -> dict[str, list[tuple[str, int, int, int]]]:
+    """Every chunk of each table not fully recorded as loaded (a table is loaded whole), in foreign-key order."""
     with conn.cursor() as cur:
         cur.execute(sql.SQL("SELECT table_name, chunk FROM {}").format(qualified(plan.schema, "seed_chunks")))
         done = set(cur.fetchall())
     conn.rollback()
-    return [chunk for chunk in seed_schema.chunks(plan.counts) if (chunk[0], chunk[1]) not in done]
+    tables: dict[str, list] = collections.defaultdict(list)
+    for chunk in seed_schema.chunks(plan.counts):
+        tables[chunk[0]].append(chunk)
+    return {name: chunks for name, chunks in tables.items() if any((name, chunk[1]) not in done for chunk in chunks)}
 
 
 # Worker processes -------------------------------------------------------------------
@@ -297,25 +303,34 @@ def _pickled_pools(seed: int) -> bytes:
     return pickle.dumps(seed_data.build_pools(seed))
 
 
-def _load_chunk(
-    conn, schema: str, table: str, chunk: int, first: int, last: int, pools: bytes | None
-) -> tuple[str, int, int]:
+def _load_table(conn, schema: str, table: str, chunks: list[tuple], pools: bytes | None) -> tuple[str, int]:
+    """Empty the table and its chunk records, then COPY (FREEZE) and record every chunk; return (table, rows).
+
+    Emptying it in the same transaction is what lets COPY store the rows frozen, and it makes reloading a table
+    that an older loader left partly loaded safe.
+    """
     context = _worker["context"]
     if pools is not None and not context.has_pools:
         context.add_pools(pickle.loads(pools))  # noqa: S301 - pickled by the parent process a moment ago
+    name, chunk_records = qualified(schema, table), qualified(schema, "seed_chunks")
     columns = seed_schema.column_list(seed_schema.table(table).column_names)
-    copy = sql.SQL("COPY {} ({}) FROM STDIN").format(qualified(schema, table), columns)
+    copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FREEZE)").format(name, columns)
     record = sql.SQL("INSERT INTO {} (table_name, chunk, first_id, last_id, checksum) VALUES (%s, %s, %s, %s, %s)")
-    source = _CopySource(seed_data.blocks(context, table, first, last))
-    rows = last - first + 1
+    rows = 0
     with conn.cursor() as cur:
-        cur.copy_expert(copy.as_string(cur), source)
-        # The chunk record is what row counts are taken from: it must match what COPY stored.
-        if cur.rowcount != rows:
-            raise SeedError(f"COPY stored {cur.rowcount} rows of {table} chunk {chunk}, expected {rows}")
-        record = record.format(qualified(schema, "seed_chunks"))
-        cur.execute(record, (table, chunk, first, last, source.checksum.hexdigest()))
-    return table, chunk, rows
+        cur.execute(sql.SQL("TRUNCATE {}").format(name))
+        cur.execute(sql.SQL("DELETE FROM {} WHERE table_name = %s").format(chunk_records), (table,))
+        copy, record = copy.as_string(cur), record.format(chunk_records).as_string(cur)
+        for _, chunk, first, last in chunks:
+            expected = last - first + 1
+            source = _CopySource(seed_data.blocks(context, table, first, last))
+            cur.copy_expert(copy, source)
+            # The chunk record is what row counts are taken from: it must match what COPY stored.
+            if cur.rowcount != expected:
+                raise SeedError(f"COPY stored {cur.rowcount} rows of {table} chunk {chunk}, expected {expected}")
+            cur.execute(record, (table, chunk, first, last, source.checksum.hexdigest()))
+            rows += expected
+    return table, rows
 
 
 def _existing_constraints(cur, schema: str) -> dict[str, bool]:
@@ -383,7 +398,7 @@ def _constrain_table(conn, schema: str, table_name: str) -> str:
 
 
 _TASKS: dict[str, Callable] = {
-    "load": _load_chunk,
+    "load": _load_table,
     "index": _build_index,
     "prepare": _prepare_table,
     "constrain": _constrain_table,
@@ -475,45 +490,30 @@ def default_jobs() -> int:
     return os.cpu_count() or 2
 
 
-def interleave(chunks: list, counts: dict[str, int], jobs: int) -> list:
-    """The chunks in ``jobs`` interleaved streams of whole tables, each table in foreign-key order.
-
-    Tables go to the stream with the fewest rows so far, so the streams are about
-    as long; workers taking chunks in turn then load different tables at once
-    (two COPYs into one table contend for extending it) and each stream still
-    finishes its tables one after the other, so their keys are built early.
-    """
-    streams: list[list] = [[] for _ in range(jobs)]
-    sizes = [0] * jobs
-    for name in seed_schema.TABLE_NAMES:
-        table_chunks = [chunk for chunk in chunks if chunk[0] == name]
-        if table_chunks:
-            stream = sizes.index(min(sizes))
-            streams[stream] += table_chunks
-            sizes[stream] += counts[name]
-    return [chunk for group in itertools.zip_longest(*streams) for chunk in group if chunk is not None]
+def load_order(tables: Iterable[str], counts: dict[str, int]) -> list[str]:
+    """Largest first: each worker takes the next table when it is free, so the workers finish at about the same time."""
+    return sorted(tables, key=lambda name: -counts[name])
 
 
-def build(workers: Workers, plan: Plan, chunks: list, log: Callable[[str], None]) -> int:
-    """Load the given chunks and prepare and constrain every table as soon as it can be; return the rows loaded.
+def build(workers: Workers, plan: Plan, pending: dict[str, list], log: Callable[[str], None]) -> int:
+    """Load the pending tables and prepare and constrain every table as soon as it can be; return the rows loaded.
 
-    Once a table's last chunk is in, its indexes are built (in parallel), then it is
+    Once a table is in, its indexes are built (in parallel), then it is
     prepared (keys adopt their indexes, statistics); it is constrained (foreign keys
     added and validated) once it and every table it references are prepared. Those
     tasks go ahead of the remaining loads, so the server builds and checks the
     tables loaded first while later ones still load.
     """
     schema = plan.schema
-    remaining = collections.Counter(chunk[0] for chunk in chunks)
-    ordered = interleave(chunks, plan.counts, workers.jobs)
-    needs_pools = [chunk for chunk in ordered if chunk[0] in seed_data.FAKER_TABLES]
+    ordered = load_order(pending, plan.counts)
+    needs_pools = [name for name in ordered if name in seed_data.FAKER_TABLES]
     unbuilt = {table.name: len(seed_schema.indexes(schema, table)) for table in seed_schema.TABLES}
     prepared: set[str] = set()
     constrained: set[str] = set()
     loaded = 0
 
-    def load(chunk: tuple, pools: bytes | None = None) -> tuple:
-        return ("load", *chunk, pools, f"Loading {chunk[0]} rows {chunk[2]}..{chunk[3]}")
+    def load(name: str, pools: bytes | None = None) -> tuple:
+        return ("load", name, pending[name], pools, f"Loading {schema}.{name} ({plan.counts[name]} rows)")
 
     def build_indexes(name: str) -> list[tuple]:
         return [
@@ -536,7 +536,7 @@ def build(workers: Workers, plan: Plan, chunks: list, log: Callable[[str], None]
         nonlocal loaded
         if task[0] == "pools":
             log("drew the value pools from Faker")
-            return [load(chunk, result) for chunk in needs_pools]
+            return [load(name, result) for name in needs_pools]
         if task[0] == "constrain":
             log(f"validated the foreign keys of {result}")
             return []
@@ -552,16 +552,15 @@ def build(workers: Workers, plan: Plan, chunks: list, log: Callable[[str], None]
                 if not unbuilt[table]
                 else []
             )
-        table, chunk, rows = result
+        table, rows = result
         loaded += rows
-        log(f"loaded {table} chunk {chunk} ({rows} rows)")
-        remaining[table] -= 1
-        return build_indexes(table) if remaining[table] == 0 else []
+        log(f"loaded {table} ({rows} rows in {len(pending[table])} chunks)")
+        return build_indexes(table)
 
-    tasks = [task for name in seed_schema.TABLE_NAMES if not remaining[name] for task in build_indexes(name)]
+    tasks = [task for name in seed_schema.TABLE_NAMES if name not in pending for task in build_indexes(name)]
     if needs_pools:
         tasks.append(("pools", plan.seed, "Drawing the value pools from Faker"))
-    tasks += [load(chunk) for chunk in ordered if chunk[0] not in seed_data.FAKER_TABLES]
+    tasks += [load(name) for name in ordered if name not in seed_data.FAKER_TABLES]
     workers.run(tasks, on_result)
     return loaded
 
@@ -607,11 +606,11 @@ def seed(conn, params: dict, plan: Plan, jobs: int, fresh: bool, log: Callable[[
     if fresh:
         create_schema(conn, plan)
         log(f"created schema {plan.schema} with {len(seed_schema.TABLES)} tables")
-    chunks = pending_chunks(conn, plan)
-    context = seed_data.SeedContext(plan.seed, plan.counts) if chunks else None
+    pending = pending_tables(conn, plan)
+    context = seed_data.SeedContext(plan.seed, plan.counts) if pending else None
     workers = Workers(params, plan.schema, jobs, context)
     try:
-        rows_loaded = build(workers, plan, chunks, log)
+        rows_loaded = build(workers, plan, pending, log)
     finally:
         workers.close()
     tables = finish(conn, plan.schema)
@@ -620,7 +619,7 @@ def seed(conn, params: dict, plan: Plan, jobs: int, fresh: bool, log: Callable[[
     return {
         "tables": tables,
         "rows_loaded": rows_loaded,
-        "chunks_loaded": len(chunks),
+        "chunks_loaded": sum(map(len, pending.values())),
         "duration_seconds": round(duration, 3),
         "rows_per_second": round(rows_loaded / duration) if duration else 0,
     }

@@ -20,6 +20,10 @@ description:
     change; different parameters rebuild the schema; an interrupted run (killed at any moment) is
     completed by the next one, with exact counts and no duplicates (or rebuilt when its tables no
     longer hold exactly the rows of its recorded chunks).
+  - Each table is loaded in one transaction that empties it and COPYs its rows with C(FREEZE), so they are
+    stored frozen and all-visible. The index builds and checks that follow, and autovacuum later, never revisit
+    them; index-only scans work at once. Like any COPY FREEZE, a session whose snapshot is older than the load
+    sees the rows too; nothing but the seeding reads the schema while it loads.
   - Keys, the indexes the workloads in C(files/pgbench) use, and statistics of the key, foreign-key and
     indexed columns are built for each table as soon as its rows are in; the foreign keys are then added
     and validated (never left NOT VALID). The free-text columns get statistics when autovacuum next analyzes the table
