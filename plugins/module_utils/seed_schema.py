@@ -52,6 +52,10 @@ class Table:
     def __post_init__(self) -> None:
         object.__setattr__(self, "column_names", tuple(column.split()[0] for column in self.columns))
 
+    def leads_an_index(self, column: str) -> bool:
+        """Whether ``column`` is the first column of one of the table's unique or secondary indexes."""
+        return any(columns[0] == column for columns in (*self.uniques, *self.indexes))
+
     @property
     def statistics_columns(self) -> tuple[str, ...]:
         """The columns queries find, join and filter rows by: the key, the foreign keys and the indexed columns.

@@ -53,6 +53,23 @@ def test_row_counts_sum_exactly_to_the_rows_asked_for():
         assert counts["inventory"] <= counts["products"] * counts["warehouses"]
 
 
+def test_foreign_keys_whose_column_leads_an_index_are_known():
+    # Their validation merges two index-only scans instead of hashing the parent (see _constrain_table).
+    led = {
+        f"{table.name}.{column}"
+        for table in seed_schema.TABLES
+        for column, _ in table.foreign_keys
+        if table.leads_an_index(column)
+    }
+    assert led == {
+        "orders.customer_id",
+        "order_items.order_id",
+        "payments.order_id",
+        "inventory.product_id",
+        "reviews.product_id",
+    }
+
+
 def test_rows_depend_only_on_the_seed_and_their_ids_not_on_how_the_ids_are_split():
     counts = seed_schema.row_counts(200_000)
     context = seed_data.SeedContext(5, counts, seed_data.build_pools(5))
