@@ -499,30 +499,38 @@ def default_jobs() -> int:
     return os.cpu_count() or 2
 
 
-def load_order(tables: Iterable[str], counts: dict[str, int]) -> list[str]:
-    """Largest first: each worker takes the next table when it is free, so the workers finish at about the same time."""
-    return sorted(tables, key=lambda name: -counts[name])
-
-
 def build(workers: Workers, plan: Plan, pending: dict[str, list], log: Callable[[str], None]) -> int:
     """Load the pending tables and prepare and constrain every table as soon as it can be; return the rows loaded.
 
-    Once a table is in, its indexes are built (in parallel), then it is
-    prepared (keys adopt their indexes, statistics); it is constrained (foreign keys
-    added and validated) once it and every table it references are prepared. Those
-    tasks go ahead of the remaining loads, so the server builds and checks the
-    tables loaded first while later ones still load.
+    A worker that is free takes the largest table it can load (the tables that
+    need the Faker pools only once they are drawn), so the workers finish at
+    about the same time, on small tables. Once a table is in, its indexes are
+    built (in parallel), then it is prepared (keys adopt their indexes,
+    statistics); it is constrained (foreign keys added and validated) once it
+    and every table it references are prepared. Those tasks go ahead of the
+    remaining loads, so the server builds and checks the tables loaded first
+    while later ones still load.
     """
     schema = plan.schema
-    ordered = load_order(pending, plan.counts)
-    needs_pools = [name for name in ordered if name in seed_data.FAKER_TABLES]
+    to_load = sorted(pending, key=lambda name: -plan.counts[name])
+    pools: bytes | None = None
+    loading = 0
     unbuilt = {table.name: len(seed_schema.indexes(schema, table)) for table in seed_schema.TABLES}
     prepared: set[str] = set()
     constrained: set[str] = set()
     loaded = 0
 
-    def load(name: str, pools: bytes | None = None) -> tuple:
-        return ("load", name, pending[name], pools, f"Loading {schema}.{name} ({plan.counts[name]} rows)")
+    def next_loads(free: int) -> list[tuple]:
+        """Up to ``free`` loads of the largest tables that can be loaded now."""
+        nonlocal loading
+        ready = [name for name in to_load if pools is not None or name not in seed_data.FAKER_TABLES][:free]
+        for name in ready:
+            to_load.remove(name)
+        loading += len(ready)
+        return [
+            ("load", name, pending[name], pools, f"Loading {schema}.{name} ({plan.counts[name]} rows)")
+            for name in ready
+        ]
 
     def build_indexes(name: str) -> list[tuple]:
         return [
@@ -542,10 +550,11 @@ def build(workers: Workers, plan: Plan, pending: dict[str, list], log: Callable[
         return [("constrain", name, f"Validating the foreign keys of {schema}.{name}") for name in ready]
 
     def on_result(task: tuple, result) -> list[tuple]:
-        nonlocal loaded
+        nonlocal loaded, loading, pools
         if task[0] == "pools":
+            pools = result
             log("drew the value pools from Faker")
-            return [load(name, result) for name in needs_pools]
+            return next_loads(workers.jobs - loading)
         if task[0] == "constrain":
             log(f"validated the foreign keys of {result}")
             return []
@@ -563,13 +572,14 @@ def build(workers: Workers, plan: Plan, pending: dict[str, list], log: Callable[
             )
         table, rows = result
         loaded += rows
+        loading -= 1
         log(f"loaded {table} ({rows} rows in {len(pending[table])} chunks)")
-        return build_indexes(table)
+        return build_indexes(table) + next_loads(1)
 
     tasks = [task for name in seed_schema.TABLE_NAMES if name not in pending for task in build_indexes(name)]
-    if needs_pools:
+    if seed_data.FAKER_TABLES.intersection(pending):
         tasks.append(("pools", plan.seed, "Drawing the value pools from Faker"))
-    tasks += [load(name) for name in ordered if name not in seed_data.FAKER_TABLES]
+    tasks += next_loads(workers.jobs)
     workers.run(tasks, on_result)
     return loaded
 
