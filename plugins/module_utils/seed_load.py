@@ -303,6 +303,10 @@ def _pickled_pools(seed: int) -> bytes:
     return pickle.dumps(seed_data.build_pools(seed))
 
 
+# PostgreSQL 15 added pg_stat_force_next_flush().
+_FORCE_STATS_FLUSH_VERSION = 150000
+
+
 def _load_table(conn, schema: str, table: str, chunks: list[tuple], pools: bytes | None) -> tuple[str, int]:
     """Empty the table and its chunk records, then COPY (FREEZE) and record every chunk; return (table, rows).
 
@@ -330,6 +334,10 @@ def _load_table(conn, schema: str, table: str, chunks: list[tuple], pools: bytes
                 raise SeedError(f"COPY stored {cur.rowcount} rows of {table} chunk {chunk}, expected {expected}")
             cur.execute(record, (table, chunk, first, last, source.checksum.hexdigest()))
             rows += expected
+        if conn.server_version >= _FORCE_STATS_FLUSH_VERSION:
+            # A backend publishes its row counts at most once a second: the table's ANALYZE, which resets its count
+            # of changed rows, must come after them, or autovacuum would analyze the table again after the seed.
+            cur.execute("SELECT pg_stat_force_next_flush()")
     return table, rows
 
 

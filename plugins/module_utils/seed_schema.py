@@ -56,18 +56,6 @@ class Table:
         """Whether ``column`` is the first column of one of the table's unique or secondary indexes."""
         return any(columns[0] == column for columns in (*self.uniques, *self.indexes))
 
-    @property
-    def statistics_columns(self) -> tuple[str, ...]:
-        """The columns queries find, join and filter rows by: the key, the foreign keys and the indexed columns.
-
-        ANALYZE computes statistics for these only. The free-text columns (names, emails, sentences) would
-        cost most of the time ANALYZE takes (sorting tens of thousands of strings each) and no workload
-        filters on them; autovacuum adds their statistics once a tenth of the table has changed.
-        """
-        keyed = ("id", *(column for column, _ in self.foreign_keys))
-        indexed = (column for columns in (*self.uniques, *self.indexes) for column in columns)
-        return tuple(dict.fromkeys((*keyed, *indexed)))
-
 
 # Identifiers (slug, code, email, sku) compare byte by byte (COLLATE "C"): they are looked up, never sorted for
 # people to read, and their unique indexes then sort with memcmp and abbreviated keys instead of the locale's
@@ -325,7 +313,9 @@ def foreign_key_statements(schema: str, table: Table) -> list[tuple[str, sql.Com
 
 
 def analyze_sql(schema: str, table: Table) -> sql.Composable:
-    return sql.SQL("ANALYZE {} ({})").format(qualified(schema, table.name), column_list(table.statistics_columns))
+    """Statistics of every column. Only an ANALYZE of the whole table resets its count of changed rows: with a
+    column list, autovacuum would analyze the table again at its next pass, during whatever runs after the seed."""
+    return sql.SQL("ANALYZE {}").format(qualified(schema, table.name))
 
 
 def validate_sql(schema: str, table_name: str, constraint: str) -> sql.Composable:

@@ -24,10 +24,9 @@ description:
     stored frozen and all-visible. The index builds and checks that follow, and autovacuum later, never revisit
     them; index-only scans work at once. Like any COPY FREEZE, a session whose snapshot is older than the load
     sees the rows too; nothing but the seeding reads the schema while it loads.
-  - Keys, the indexes the workloads in C(files/pgbench) use, and statistics of the key, foreign-key and
-    indexed columns are built for each table as soon as its rows are in; the foreign keys are then added
-    and validated (never left NOT VALID). The free-text columns get statistics when autovacuum next analyzes the table
-    (once a tenth of it has changed) or from a manual C(ANALYZE).
+  - Keys, the indexes the workloads in C(files/pgbench) use, and statistics of every column are built
+    for each table as soon as its rows are in; the foreign keys are then added and validated (never left
+    NOT VALID). A seeded schema leaves autovacuum nothing to analyze.
   - The checksum of a table is C(<schema>.seed_checksum('<schema>.<table>')), a SQL function created
     in the schema, so any copy (a replica, a restored backup) can be compared with the manifest.
   - "Quick start without a cluster: C(ansible-playbook playbooks/seed.yml -i inventories/postgres)
