@@ -224,7 +224,8 @@ class PostgresServer(ManagedServer):
                     "scram-sha-256",
                     "-E",
                     "UTF8",
-                    "--locale=C.UTF-8",
+                    # CloudNativePG's default locale (lc-collate and lc-ctype C), as the local_postgres role uses.
+                    "--locale=C",
                 ],
                 capture_output=True,
                 text=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.ansible import run_playbook
-from tests.harness.servers import free_port, stop_pid
+from tests.harness.servers import LOOPBACK, PG_BIN_DIRS, find_binary, free_port, stop_pid
 
 ROWS = 5_000
 
@@ -49,6 +50,19 @@ def test_seed_playbook_on_a_throwaway_postgres_is_idempotent_and_torn_down(serve
     pid = int((server_dir / "data" / "postmaster.pid").read_text().split()[0])
     password = (server_dir / "password").read_text().strip()
     assert len(password) >= 16 and password not in first.output
+    # Text sorts as on the platform: CloudNativePG initialises clusters with the C locale.
+    locale = subprocess.run(
+        [
+            find_binary("psql", "postgresql", PG_BIN_DIRS),
+            "-XAt",
+            "-c",
+            "SELECT datcollate, datctype FROM pg_database WHERE datname = current_database()",
+            f"host={LOOPBACK} port={extra_vars['local_postgres_port']} user=postgres password={password}",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert locale.stdout.strip() == "C|C", locale.stderr
 
     second = run_playbook("playbooks/seed.yml", inventory="inventories/postgres", extra_vars=extra_vars)
     assert second.returncode == 0, second.output
