@@ -7,13 +7,16 @@ vacuum) into a fresh database, then ``pg_seed rows=1000000`` through Ansible
 into another fresh database, then the same pg_seed again (the idempotent
 re-run). Runs alternate so noise from other work on the machine spreads over
 both. Reported: median wall time of each, the module's own duration (without
-Ansible's start-up), and the ratios to pgbench. Also the CPU seconds each used,
+Ansible's start-up), and the ratios to pgbench. The verdict takes the median
+of each run's own ratio: the two are timed seconds apart, so a change in how
+fast the machine runs (other guests on the host) moves both, whereas the
+ratio of the medians can pair a fast pgbench run with a slow pg_seed one. Also the CPU seconds each used,
 client and server together: the work each did, which wall times hide when other
 work shares the cores (pg_seed's client share is its run's minus the unchanged
 re-run's, which is mostly Ansible's start-up; CPU seconds too grow on a busy
 machine, as caches are shared).
 
-    .venv/bin/python benchmarks/seed.py                  # 3 runs, ~2 min
+    .venv/bin/python benchmarks/seed.py                  # 5 runs, ~1 min
     .venv/bin/python benchmarks/seed.py --runs 1 --rows 200000
 """
 
@@ -115,6 +118,7 @@ def one_run(server: PostgresServer, run: int, rows: int, scale: int, jobs: int) 
             f"unexpected pg_seed results: {seeded['total_rows']} rows, re-run changed={rerun['changed']}"
         )
     return {
+        "ratio_module_to_pgbench": round(seeded["duration_seconds"] / pgbench_s, 3),
         "pgbench_init_s": pgbench_s,
         "pg_seed_s": seed_s,
         "pg_seed_module_s": seeded["duration_seconds"],
@@ -134,6 +138,9 @@ def summarise(runs: list[dict]) -> dict:
     median["ratio_module_to_pgbench"] = round(median["pg_seed_module_s"] / median["pgbench_init_s"], 2)
     median["ratio_wall_to_pgbench"] = round(median["pg_seed_s"] / median["pgbench_init_s"], 2)
     median["ratio_cpu_to_pgbench"] = round(median["pg_seed_cpu_s"] / median["pgbench_init_cpu_s"], 2)
+    median["ratio_module_to_pgbench_per_run"] = round(
+        statistics.median(run["ratio_module_to_pgbench"] for run in runs), 2
+    )
     median["tables"] = runs[0]["tables"]
     median["jobs"] = runs[0]["jobs"]
     return median
@@ -144,6 +151,7 @@ def print_table(summary: dict, rows: int, scale: int) -> None:
         ("what", "seconds", "vs pgbench -i"),
         (f"pgbench -i -s {scale}", summary["pgbench_init_s"], 1.0),
         (f"pg_seed rows={rows} (module)", summary["pg_seed_module_s"], summary["ratio_module_to_pgbench"]),
+        ("  median of each run's ratio", "", summary["ratio_module_to_pgbench_per_run"]),
         (f"pg_seed rows={rows} (ansible, wall)", summary["pg_seed_s"], summary["ratio_wall_to_pgbench"]),
         ("pg_seed re-run (module)", summary["pg_seed_rerun_module_s"], ""),
         ("pg_seed re-run (ansible, wall)", summary["pg_seed_rerun_s"], ""),
@@ -157,7 +165,7 @@ def print_table(summary: dict, rows: int, scale: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3, help="runs; medians are reported (default 3)")
+    parser.add_argument("--runs", type=int, default=5, help="runs; medians are reported (default 5)")
     parser.add_argument("--rows", type=int, default=1_000_000, help="pg_seed rows (default 1000000)")
     parser.add_argument("--scale", type=int, default=10, help="pgbench -i scale (default 10 = 1,000,000 rows)")
     parser.add_argument("--jobs", type=int, default=0, help="pg_seed jobs (default 0 = one per CPU)")
@@ -177,8 +185,8 @@ def main() -> int:
     print_table(summary, args.rows, args.scale)
     print(f"1-minute load average at the start of each run: {[run['load_average_1m'] for run in runs]}")
     verdict = {
-        "ratio_within_max": summary["ratio_module_to_pgbench"] <= MAX_RATIO,
-        "ratio_within_goal": summary["ratio_module_to_pgbench"] <= GOAL_RATIO,
+        "ratio_within_max": summary["ratio_module_to_pgbench_per_run"] <= MAX_RATIO,
+        "ratio_within_goal": summary["ratio_module_to_pgbench_per_run"] <= GOAL_RATIO,
         "rerun_within_max": summary["pg_seed_rerun_module_s"] < MAX_RERUN_S,
     }
     report = {
