@@ -536,7 +536,13 @@ def build(workers: Workers, plan: Plan, pending: dict[str, list], log: Callable[
             to_load.remove(name)
         loading += len(ready)
         return [
-            ("load", name, pending[name], pools, f"Loading {schema}.{name} ({plan.counts[name]} rows)")
+            (
+                "load",
+                name,
+                pending[name],
+                pools if name in seed_data.FAKER_TABLES else None,
+                f"Loading {schema}.{name} ({plan.counts[name]} rows)",
+            )
             for name in ready
         ]
 
