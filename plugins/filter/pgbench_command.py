@@ -19,8 +19,9 @@ description:
   - Builds the pgbench argv from the options of M(sre.platform.pg_bench) with the module's own code, so a
     run made elsewhere (pgbench in a Kubernetes Job, C(playbooks/tasks/pgbench_job.yml)) runs exactly the
     command the module would run.
-  - Options left out or C(null) take the module's defaults. For a shell, quote each element with the
-    C(ansible.builtin.quote) filter and join them with spaces.
+  - Options left out or C(null) take the module's defaults. They are checked against the module's own
+    argument spec, so the filter refuses what the module would refuse, with the same messages.
+  - For a shell, quote each element with the C(ansible.builtin.quote) filter and join them with spaces.
 positional: _input
 options:
   _input:

@@ -5,26 +5,39 @@ filter puts the same argv into the Kubernetes Job of ``playbooks/tasks/pgbench_j
 the Job can never run something other than what the module would run.
 
 ``params`` are the module's option names: duration, clients, jobs, rate, protocol, builtin, scripts
-(``[{path, weight}]``) and scale. Pure functions: no Ansible import, nothing is read or run.
+(``[{path, weight}]``) and scale, declared once in ``OPTION_SPEC``: the module's argument spec includes
+it, and ``command_options`` checks the filter's input against it the way the module checks its own.
+Nothing is read or run here.
 """
 
 from __future__ import annotations
 
 import posixpath
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
+
 BUILTINS = ("tpcb-like", "simple-update", "select-only")
 DEFAULT_BUILTIN = "tpcb-like"
 PROTOCOLS = ("simple", "extended", "prepared")
-DEFAULTS = {
-    "duration": 300,
-    "clients": 10,
-    "jobs": 2,
-    "rate": None,
-    "protocol": "simple",
-    "builtin": None,
-    "scripts": [],
-    "scale": 1,
+# The benchmark options, in Ansible's argument spec form.
+OPTION_SPEC = {
+    "duration": {"type": "int", "default": 300},
+    "clients": {"type": "int", "default": 10},
+    "jobs": {"type": "int", "default": 2},
+    "rate": {"type": "int"},
+    "protocol": {"type": "str", "default": "simple", "choices": list(PROTOCOLS)},
+    "builtin": {"type": "str", "choices": list(BUILTINS)},
+    "scripts": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {"path": {"type": "path", "required": True}, "weight": {"type": "int", "default": 1}},
+    },
+    "scale": {"type": "int", "default": 1},
 }
+MUTUALLY_EXCLUSIVE = [("builtin", "scripts")]
+DEFAULTS = {name: spec.get("default") for name, spec in OPTION_SPEC.items()}
 COUNTS = ("duration", "clients", "jobs", "scale")
 
 
@@ -70,7 +83,11 @@ def init_command(pgbench: str, params: dict) -> list[str]:
 
 
 def option_errors(params: dict) -> list[str]:
-    """Every reason these options cannot make a valid run, so one call reports all of them."""
+    """Every reason these options, already of the spec's types, cannot make a valid run."""
+    # Ansible's int type takes a bool as it is (True is an int in Python): never a count.
+    errors = [f"{name} must be an integer, got {params[name]!r}" for name in (*COUNTS, "rate") if params[name] is True]
+    if errors:
+        return errors
     errors = [f"{name} must be at least 1, got {params[name]}" for name in COUNTS if params[name] < 1]
     if params["rate"] is not None and params["rate"] < 1:
         errors.append(f"rate must be at least 1 transaction per second, got {params['rate']}")
@@ -85,62 +102,23 @@ def option_errors(params: dict) -> list[str]:
 
 
 def command_options(options: dict) -> dict:
-    """The module's defaults completed by ``options``, types checked, as the builders expect them.
+    """``options`` checked against OPTION_SPEC and completed with its defaults, as the module gets them.
 
-    For callers without the module's argument checking (the filter): an unknown name, a wrong type or
-    an invalid value raises PgbenchCommandError. A rate of 0 means unthrottled, as omitting it does.
+    For callers without the module's argument checking (the filter): anything the module would refuse
+    raises PgbenchCommandError with every reason. ``null`` means left out, and a rate of 0 means
+    unthrottled, as leaving it out does.
     """
-    unknown = sorted(set(options) - set(DEFAULTS))
-    if unknown:
-        raise PgbenchCommandError(f"unknown options {unknown}; known: {sorted(DEFAULTS)}")
-    merged = {**DEFAULTS, **{name: value for name, value in options.items() if value is not None}}
-    errors: list[str] = []
-    params = {name: _integer(merged[name], name, errors) for name in COUNTS}
-    rate = _integer(merged["rate"], "rate", errors) if merged["rate"] is not None else 0
-    params["rate"] = rate or None
-    params["protocol"] = _choice(merged["protocol"], "protocol", PROTOCOLS, errors)
-    params["builtin"] = _choice(merged["builtin"], "builtin", BUILTINS, errors) if merged["builtin"] else None
-    params["scripts"] = _scripts_option(merged["scripts"], errors)
-    if params["builtin"] and params["scripts"]:
-        errors.append("builtin and scripts are mutually exclusive")
-    if not errors:
-        errors = option_errors(params)
+    given = {name: value for name, value in options.items() if value is not None}
+    if given.get("rate") == 0:
+        del given["rate"]
+    result = ArgumentSpecValidator(OPTION_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE).validate(given)
+    errors = list(dict.fromkeys(_describe(error) for error in result.errors.errors))
+    errors = errors or option_errors(result.validated_parameters)
     if errors:
         raise PgbenchCommandError("; ".join(errors))
-    return params
+    return result.validated_parameters
 
 
-def _integer(value, name: str, errors: list[str]) -> int:
-    # bool is an int in Python, never a count.
-    if isinstance(value, bool):
-        errors.append(f"{name} must be an integer, got {value!r}")
-        return 0
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        errors.append(f"{name} must be an integer, got {value!r}")
-        return 0
-
-
-def _choice(value, name: str, choices: tuple[str, ...], errors: list[str]) -> str:
-    if value not in choices:
-        errors.append(f"{name} must be one of {', '.join(choices)}, got {value!r}")
-    return value
-
-
-def _scripts_option(scripts, errors: list[str]) -> list[dict]:
-    if not isinstance(scripts, list):
-        errors.append(f"scripts must be a list of {{path, weight}}, got {scripts!r}")
-        return []
-    return [_script_option(script, index, errors) for index, script in enumerate(scripts)]
-
-
-def _script_option(script, index: int, errors: list[str]) -> dict:
-    if not isinstance(script, dict) or not script.get("path"):
-        errors.append(f"scripts[{index}] must be a mapping with a path (and a weight), got {script!r}")
-        return {"path": "", "weight": 1}
-    unknown = sorted(set(script) - {"path", "weight"})
-    if unknown:
-        errors.append(f"scripts[{index}]: unknown keys {unknown}; known: ['path', 'weight']")
-    weight = script.get("weight")
-    return {"path": str(script["path"]), "weight": _integer(1 if weight is None else weight, "weight", errors)}
+def _describe(error: Exception) -> str:
+    # Unsupported names come as "name. Supported parameters include: ...".
+    return f"unknown option {error}" if isinstance(error, UnsupportedError) else str(error)

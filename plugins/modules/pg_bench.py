@@ -330,9 +330,8 @@ from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.platform.plugins.module_utils.pgbench_command import (
-    BUILTINS,
-    DEFAULTS,
-    PROTOCOLS,
+    MUTUALLY_EXCLUSIVE,
+    OPTION_SPEC,
     bench_command,
     init_command,
     option_errors,
@@ -362,19 +361,7 @@ UNKNOWN = "unknown"
 def argument_spec() -> dict:
     spec = postgres_argument_spec()
     spec.update(
-        duration={"type": "int", "default": DEFAULTS["duration"]},
-        clients={"type": "int", "default": DEFAULTS["clients"]},
-        jobs={"type": "int", "default": DEFAULTS["jobs"]},
-        rate={"type": "int"},
-        protocol={"type": "str", "default": DEFAULTS["protocol"], "choices": list(PROTOCOLS)},
-        builtin={"type": "str", "choices": list(BUILTINS)},
-        scripts={
-            "type": "list",
-            "elements": "dict",
-            "default": [],
-            "options": {"path": {"type": "path", "required": True}, "weight": {"type": "int", "default": 1}},
-        },
-        scale={"type": "int", "default": DEFAULTS["scale"]},
+        OPTION_SPEC,
         init={"type": "bool", "default": False},
         warmup={"type": "int", "default": 0},
         output={"type": "path"},
@@ -533,7 +520,7 @@ def report_analysis(module: AnsibleModule) -> dict:
 def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=[("builtin", "scripts"), ("log_text", "log_files")],
+        mutually_exclusive=[*MUTUALLY_EXCLUSIVE, ("log_text", "log_files")],
         supports_check_mode=True,
     )
     params = module.params

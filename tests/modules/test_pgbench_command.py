@@ -87,19 +87,19 @@ def test_command_options_complete_and_convert_what_a_playbook_passes():
 @pytest.mark.parametrize(
     ("options", "reason"),
     [
-        ({"duraton": 60}, "unknown options ['duraton']"),
+        ({"duraton": 60}, "unknown option duraton. Supported parameters include: builtin, clients"),
         ({"clients": 2, "jobs": 4}, "jobs (4) cannot exceed clients (2)"),
         ({"duration": 0}, "duration must be at least 1, got 0"),
         ({"rate": -5}, "rate must be at least 1 transaction per second, got -5"),
-        ({"clients": "many"}, "clients must be an integer, got 'many'"),
+        ({"clients": "many"}, "argument 'clients' is of type str and we were unable to convert to int"),
         ({"jobs": True}, "jobs must be an integer, got True"),
-        ({"protocol": "binary"}, "protocol must be one of simple, extended, prepared, got 'binary'"),
-        ({"builtin": "tpcc"}, "builtin must be one of tpcb-like, simple-update, select-only, got 'tpcc'"),
-        ({"builtin": "tpcb-like", "scripts": SHOP}, "builtin and scripts are mutually exclusive"),
+        ({"protocol": "binary"}, "value of protocol must be one of: simple, extended, prepared, got: binary"),
+        ({"builtin": "tpcc"}, "value of builtin must be one of: tpcb-like, simple-update, select-only, got: tpcc"),
+        ({"builtin": "tpcb-like", "scripts": SHOP}, "parameters are mutually exclusive: builtin|scripts"),
         ({"scripts": [{"path": "a.sql", "weight": 0}]}, "script a.sql: weight must be at least 1, got 0"),
-        ({"scripts": [{"weight": 3}]}, "scripts[0] must be a mapping with a path"),
-        ({"scripts": [{"path": "a.sql", "wieght": 3}]}, "scripts[0]: unknown keys ['wieght']"),
-        ({"scripts": "a.sql"}, "scripts must be a list of {path, weight}"),
+        ({"scripts": [{"weight": 3}]}, "missing required arguments: path found in scripts"),
+        ({"scripts": [{"path": "a.sql", "wieght": 3}]}, "unknown option scripts.wieght"),
+        ({"scripts": "a.sql"}, "Elements value for option 'scripts' is of type str"),
     ],
 )
 def test_command_options_refuse_what_pgbench_could_not_run(options, reason):
@@ -111,7 +111,8 @@ def test_command_options_refuse_what_pgbench_could_not_run(options, reason):
 def test_command_options_report_every_reason_at_once():
     with pytest.raises(PgbenchCommandError) as raised:
         command_options({"protocol": "binary", "clients": "many", "builtin": "tpcc"})
-    assert str(raised.value).count(" must be ") == 3
+    reasons = str(raised.value).split("; ")
+    assert len(reasons) == 3 and all(name in str(raised.value) for name in ("protocol", "clients", "builtin"))
 
 
 def test_filter_returns_the_builders_argv():
@@ -156,7 +157,7 @@ def test_filter_through_ansible_matches_the_builder_and_quotes_for_a_shell():
 
     refused = debug_msg("{'builtin': 'tpcc'} | sre.platform.pgbench_command")
     assert refused["failed"] is True
-    assert "pgbench_command: builtin must be one of" in refused["msg"]
+    assert "pgbench_command: value of builtin must be one of" in refused["msg"]
 
 
 def test_pg_bench_reports_the_command_the_filter_builds(postgres_server: PostgresServer, tmp_path):
