@@ -37,7 +37,6 @@ OPTION_SPEC = {
     "scale": {"type": "int", "default": 1},
 }
 MUTUALLY_EXCLUSIVE = [("builtin", "scripts")]
-DEFAULTS = {name: spec.get("default") for name, spec in OPTION_SPEC.items()}
 COUNTS = ("duration", "clients", "jobs", "scale")
 
 

@@ -13,7 +13,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.platform.plugins.filter.pgbench_command import FilterModule
 from ansible_collections.sre.platform.plugins.module_utils.pgbench_command import (
-    DEFAULTS,
+    OPTION_SPEC,
     PgbenchCommandError,
     bench_command,
     command_options,
@@ -29,6 +29,7 @@ SHOP = [
     {"path": "/repo/files/pgbench/fulfil_order.sql", "weight": 2},
 ]
 FILTER = FilterModule().filters()["pgbench_command"]
+DEFAULTS = {name: spec.get("default") for name, spec in OPTION_SPEC.items()}
 
 
 def params(**options) -> dict:
