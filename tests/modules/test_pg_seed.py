@@ -283,6 +283,24 @@ def test_verify_detects_a_changed_row_and_absent_drops_the_schema(postgres_serve
     assert seed(postgres_server, database, state="absent")["changed"] is False
 
 
+def test_the_database_owner_seeds_without_superuser_rights(postgres_server):
+    # On the platform pg_seed logs in as CloudNativePG's application user: the database's owner, no superuser.
+    number = next(_databases)
+    owner, name = f"seed_owner_{number}", f"seed_owned_{number}"
+    postgres_server.psql(f"CREATE ROLE {owner} LOGIN PASSWORD 'owner-pw' NOSUPERUSER")
+    postgres_server.psql(f"CREATE DATABASE {name} OWNER {owner}")
+    result = seed(postgres_server, name, login_user=owner, login_password="owner-pw")
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["total_rows"] == ROWS
+    assert counts(postgres_server, name) == {table: row["rows"] for table, row in result["tables"].items()}
+    frozen = postgres_server.psql(
+        "SELECT count(*) FROM pg_class WHERE relnamespace = 'shop'::regnamespace AND relkind = 'r'"
+        " AND relname NOT LIKE 'seed%' AND relallvisible = relpages AND relpages > 0",
+        name,
+    )
+    assert int(frozen) == len(seed_schema.TABLES)
+
+
 def test_refuses_to_replace_a_schema_it_did_not_create(postgres_server, database):
     postgres_server.psql("CREATE SCHEMA shop; CREATE TABLE shop.precious (id int)", database)
     result = seed(postgres_server, database)
