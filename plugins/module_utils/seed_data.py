@@ -210,9 +210,10 @@ class SeedContext:
         """One of ``self.values[values]`` per id, uniformly at random."""
         wheel = self.wheels.get(values)
         if wheel is not None:
-            return list(map(wheel.__getitem__, self.words(table, column, ids)))
+            return [wheel[word] for word in self.words(table, column, ids)]
         population = self.values[values]
-        return list(map(population.__getitem__, map(len(population).__rmod__, self.words(table, column, ids, "I"))))
+        size = len(population)
+        return [population[word % size] for word in self.words(table, column, ids, "I")]
 
     # Values shared between tables -------------------------------------------------
 
@@ -249,7 +250,7 @@ class SeedContext:
     def order_timestamps(self, ids: range, hours_later: int = 0) -> list[str]:
         hours = self.values["hours"]
         minutes = self.pick("orders", "minute", ids, "minutes")
-        return list(map(operator.add, map(hours[hours_later:].__getitem__, self.order_hours(ids)), minutes))
+        return [hours[hour + hours_later] + minute for hour, minute in zip(self.order_hours(ids), minutes, strict=True)]
 
     def shipping_hours(self, ids: range) -> tuple[list[int], list[int | None]]:
         """Shipped and delivered hours of orders ``ids`` (delivered None: still in transit)."""
@@ -284,7 +285,13 @@ class SeedContext:
 
 
 def _copy_text(columns: list[Sequence[str]]) -> str:
-    return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
+    """Rows of tab-separated columns, each ending with a newline: the values go between separators laid out for
+    the whole block, then one join (a join per row costs twice as much). Columns of unequal length raise."""
+    width, rows = len(columns), len(columns[0])
+    parts = (["\t"] * (2 * width - 1) + ["\n"]) * rows
+    for position, column in enumerate(columns):
+        parts[2 * position :: 2 * width] = column
+    return "".join(parts)
 
 
 def _categories(ctx: SeedContext, ids: range) -> list:
@@ -326,8 +333,9 @@ def _customers(ctx: SeedContext, ids: range) -> list:
     pick, words = ctx.pick, ctx.words
     # First and last names and their lower-case forms for the email come from the same words.
     first_words, last_words = words("customers", "first_name", ids), words("customers", "last_name", ids)
-    first = list(map(ctx.wheels["first_names"].__getitem__, first_words))
-    last = list(map(ctx.wheels["last_names"].__getitem__, last_words))
+    first_names, last_names = ctx.wheels["first_names"], ctx.wheels["last_names"]
+    first = [first_names[word] for word in first_words]
+    last = [last_names[word] for word in last_words]
     emails = [
         f"{f}.{la}{i}@{d}"
         for f, la, i, d in zip(
@@ -431,7 +439,7 @@ def _order_items(ctx: SeedContext, ids: range) -> list:
         ctx.ids(ids),
         ctx.cyclic_ids(ids, ctx.counts["orders"]),
         # product, quantity and unit price, in one text (see SeedContext.order_totals for the same draw)
-        list(map(ctx.item_text.__getitem__, map(choices.__rmod__, ctx.words("order_items", "item", ids, "I")))),
+        [ctx.item_text[word % choices] for word in ctx.words("order_items", "item", ids, "I")],
     ]
 
 
