@@ -144,13 +144,14 @@ class SeedContext:
     Built once before the workers fork, without the Faker pools (``add_pools``
     adds them when they are drawn); lookups that many rows share (wheels of
     the values, ids as text, an order item's product, quantity and price as
-    text) are precomputed here so the per-row work stays small.
+    text) are built once, here or on first use in a worker, so the per-row
+    work stays small.
     """
 
     def __init__(self, seed: int, counts: dict[str, int], pools: Pools | None = None) -> None:
         self.seed = seed
         self.counts = counts
-        price_cents, birth_dates = _prices_and_birth_dates(seed)
+        self._price_levels, birth_dates = _prices_and_birth_dates(seed)
         hours = _calendar_hours()
         self.values: dict[str, Sequence[str]] = dict(
             birth_dates=birth_dates,
@@ -167,16 +168,6 @@ class SeedContext:
         self.values.update({name: _id_texts(1, counts[name]) for name in _PICKED_IDS})
         self.wheels = _wheels(self.values)
         self.has_pools = False
-        price_words = self.words("products", "price", range(1, counts["products"] + 1), "I")
-        self.price_cents = [price_cents[word % len(price_cents)] for word in price_words]
-        self.price_text = _money(self.price_cents)
-        # An item picks one of products x quantities; its text and its amount, by that index.
-        self.item_text = [
-            f"{product}\t{quantity}\t{price}"
-            for product, price in enumerate(self.price_text, 1)
-            for quantity in range(1, _QUANTITIES + 1)
-        ]
-        self.item_cents = [cents * quantity for cents in self.price_cents for quantity in range(1, _QUANTITIES + 1)]
         if pools is not None:
             self.add_pools(pools)
 
@@ -216,6 +207,34 @@ class SeedContext:
         return [population[word % size] for word in self.words(table, column, ids, "I")]
 
     # Values shared between tables -------------------------------------------------
+
+    # Prices and order items are built by the one worker whose table needs them, on first use, rather than by the
+    # parent while no worker has started yet.
+    @functools.cached_property
+    def price_cents(self) -> list[int]:
+        """Every product's price in cents."""
+        levels = self._price_levels
+        words = self.words("products", "price", range(1, self.counts["products"] + 1), "I")
+        return [levels[word % len(levels)] for word in words]
+
+    @functools.cached_property
+    def price_text(self) -> list[str]:
+        return _money(self.price_cents)
+
+    # An item picks one of products x quantities; its text and its amount, by that index.
+    @functools.cached_property
+    def item_text(self) -> list[str]:
+        """``product\tquantity\tunit price`` of every choice."""
+        return [
+            f"{product}\t{quantity}\t{price}"
+            for product, price in enumerate(self.price_text, 1)
+            for quantity in range(1, _QUANTITIES + 1)
+        ]
+
+    @functools.cached_property
+    def item_cents(self) -> list[int]:
+        """The amount of every choice."""
+        return [cents * quantity for cents in self.price_cents for quantity in range(1, _QUANTITIES + 1)]
 
     # Every id as text and every order's hour, built once per loading worker on first use (not before the
     # workers start, which would delay them): a block slices them instead of computing them per row again.
