@@ -105,12 +105,21 @@ def pg_seed(server: PostgresServer, database: str, rows: int, jobs: int) -> tupl
     return elapsed, result
 
 
+def settle(server: PostgresServer) -> None:
+    """Let a timed step start with nothing of an earlier one pending: no checkpoint to write, no dirty page cache
+    for the kernel to write back. Otherwise a step pays, at random, for the writes of the steps before it."""
+    server.psql("CHECKPOINT")
+    os.sync()
+
+
 def one_run(server: PostgresServer, run: int, rows: int, scale: int, jobs: int) -> dict:
     # The machine may be shared: the load when the run starts says how far its figures are from idle ones.
     load_average = round(os.getloadavg()[0], 2)
     pgbench_database = server.createdb(f"pgbench_{run}")
+    settle(server)
     pgbench_client, pgbench_server, pgbench_s = cpu_used(server, lambda: pgbench_init(server, pgbench_database, scale))
     database = server.createdb(f"seed_{run}")
+    settle(server)
     seed_client, seed_server, (seed_s, seeded) = cpu_used(server, lambda: pg_seed(server, database, rows, jobs))
     rerun_client, _, (rerun_s, rerun) = cpu_used(server, lambda: pg_seed(server, database, rows, jobs))
     if seeded["total_rows"] != rows or rerun["changed"]:
