@@ -289,11 +289,12 @@ class SeedContext:
 
     def order_totals(self, ids: range) -> list[int]:
         """Cents: the sum of each order's items (items o, o + orders, o + 2 * orders, ...)."""
-        orders, items, choices = self.counts["orders"], self.counts["order_items"], len(self.item_cents)
+        orders, items, item_cents = self.counts["orders"], self.counts["order_items"], self.item_cents
+        choices = len(item_cents)
         totals = [0] * len(ids)
         for first_item in range(ids.start, items + 1, orders):
             picked = self.words("order_items", "item", range(first_item, min(first_item + len(ids), items + 1)), "I")
-            amounts = [self.item_cents[word % choices] for word in picked]
+            amounts = [item_cents[word % choices] for word in picked]
             totals[: len(amounts)] = map(operator.add, totals[: len(amounts)], amounts)
         return totals
 
@@ -453,12 +454,13 @@ def _orders(ctx: SeedContext, ids: range) -> list:
 
 
 def _order_items(ctx: SeedContext, ids: range) -> list:
-    choices = len(ctx.item_text)
+    item_text = ctx.item_text
+    choices = len(item_text)
     return [
         ctx.ids(ids),
         ctx.cyclic_ids(ids, ctx.counts["orders"]),
         # product, quantity and unit price, in one text (see SeedContext.order_totals for the same draw)
-        [ctx.item_text[word % choices] for word in ctx.words("order_items", "item", ids, "I")],
+        [item_text[word % choices] for word in ctx.words("order_items", "item", ids, "I")],
     ]
 
 
