@@ -4,7 +4,8 @@ A run goes through steps that each commit on their own, so a run killed at any
 moment is completed by the next one:
 
 1. ``create_schema``: drop and recreate the schema, bare tables and the
-   manifest, in one transaction (status ``loading``);
+   manifest, in one transaction sent as one batch (status ``loading``),
+   while a thread of the parent builds what generating the rows needs;
 2. ``build``: load every table not yet loaded, each in one transaction that
    empties it (TRUNCATE) and COPYs its chunks with ``FREEZE``, recording each
    chunk and its checksum in ``seed_chunks`` (a table is either fully there and
@@ -194,27 +195,29 @@ def drop_schema(conn, schema: str) -> None:
 
 
 def create_schema(conn, plan: Plan) -> None:
-    """Replace the schema with bare tables and a ``loading`` manifest, atomically."""
+    """Replace the schema with bare tables and a ``loading`` manifest, atomically.
+
+    The statements go as one batch: one round trip instead of one per statement, which a remote server (through a
+    port-forward) makes slow, and while the server runs them the GIL is free for the thread building the context.
+    """
+    run, manifest = qualified(plan.schema, "seed_run"), qualified(plan.schema, "seed_manifest")
+    targets = sql.SQL(", ").join(
+        sql.SQL("({}, {}, {})").format(sql.Literal(name), sql.Literal(order), sql.Literal(plan.counts[name]))
+        for order, name in enumerate(seed_schema.TABLE_NAMES)
+    )
+    statements = [
+        sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(plan.schema)),
+        sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(plan.schema)),
+        *(seed_schema.create_table_sql(plan.schema, table) for table in seed_schema.TABLES),
+        *seed_schema.manifest_sql(plan.schema),
+        seed_schema.checksum_function_sql(plan.schema),
+        sql.SQL("INSERT INTO {} (schema_version, seed, target_rows, status) VALUES ({}, {}, {}, 'loading')").format(
+            run, *map(sql.Literal, (seed_schema.SCHEMA_VERSION, plan.seed, plan.rows))
+        ),
+        sql.SQL("INSERT INTO {} (table_name, load_order, target_rows) VALUES {}").format(manifest, targets),
+    ]
     with conn.cursor() as cur:
-        cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(plan.schema)))
-        cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(plan.schema)))
-        for table in seed_schema.TABLES:
-            cur.execute(seed_schema.create_table_sql(plan.schema, table))
-        for statement in seed_schema.manifest_sql(plan.schema):
-            cur.execute(statement)
-        cur.execute(seed_schema.checksum_function_sql(plan.schema))
-        cur.execute(
-            sql.SQL("INSERT INTO {} (schema_version, seed, target_rows, status) VALUES (%s, %s, %s, 'loading')").format(
-                qualified(plan.schema, "seed_run")
-            ),
-            (seed_schema.SCHEMA_VERSION, plan.seed, plan.rows),
-        )
-        cur.executemany(
-            sql.SQL("INSERT INTO {} (table_name, load_order, target_rows) VALUES (%s, %s, %s)").format(
-                qualified(plan.schema, "seed_manifest")
-            ),
-            [(name, order, plan.counts[name]) for order, name in enumerate(seed_schema.TABLE_NAMES)],
-        )
+        cur.execute(sql.SQL(";\n").join(statements))
     conn.commit()
 
 
@@ -639,10 +642,15 @@ def seed(conn, params: dict, plan: Plan, jobs: int, fresh: bool, log: Callable[[
     """Create (when ``fresh``) or resume the schema, load what is missing and finish; return the outcome."""
     started = time.monotonic()
     if fresh:
-        create_schema(conn, plan)
+        # Every table will be loaded: build their context while the server creates the schema.
+        with ThreadPoolExecutor(1) as builder:
+            building = builder.submit(seed_data.SeedContext, plan.seed, plan.counts)
+            create_schema(conn, plan)
+            context: seed_data.SeedContext | None = building.result()
         log(f"created schema {plan.schema} with {len(seed_schema.TABLES)} tables")
     pending = pending_tables(conn, plan)
-    context = seed_data.SeedContext(plan.seed, plan.counts) if pending else None
+    if not fresh:
+        context = seed_data.SeedContext(plan.seed, plan.counts) if pending else None
     workers = Workers(params, plan.schema, jobs, context)
     try:
         rows_loaded = build(workers, plan, pending, log)
