@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.harness.ansible import BIN, ROOT, ansible_env
+from tests.harness.ansible import BIN, ROOT, ansible_doc, ansible_env
 
 
 def installed_env(work: Path) -> dict[str, str]:
@@ -77,3 +77,18 @@ def test_render_playbook_runs_from_the_installed_copy(installed):
     assert run.returncode == 0, run.stdout + run.stderr
     assert (out / "storage/storageclass-platform.yaml").exists()
     assert (out / "metallb/ipaddresspool-metallb-system-default.yaml").exists()
+
+
+class _AnsibleYamlLoader(yaml.SafeLoader):
+    """YAML as playbooks write it: ``!unsafe`` marks a string Ansible must not template."""
+
+
+_AnsibleYamlLoader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
+
+
+@pytest.mark.parametrize("module", sorted(path.stem for path in (ROOT / "plugins" / "modules").glob("[!_]*.py")))
+def test_every_module_documents_its_options_examples_and_return_values(module):
+    documented = ansible_doc(f"sre.platform.{module}")
+    assert documented["doc"]["short_description"] and documented["doc"]["options"]
+    assert yaml.load(documented["examples"], _AnsibleYamlLoader), f"{module}: EXAMPLES is empty"  # noqa: S506
+    assert documented["return"], f"{module}: RETURN is empty"
