@@ -641,16 +641,17 @@ def finish(conn, schema: str) -> dict[str, dict]:
 def seed(conn, params: dict, plan: Plan, jobs: int, fresh: bool, log: Callable[[str], None]) -> dict:
     """Create (when ``fresh``) or resume the schema, load what is missing and finish; return the outcome."""
     started = time.monotonic()
+    context: seed_data.SeedContext | None = None
     if fresh:
         # Every table will be loaded: build their context while the server creates the schema.
         with ThreadPoolExecutor(1) as builder:
             building = builder.submit(seed_data.SeedContext, plan.seed, plan.counts)
             create_schema(conn, plan)
-            context: seed_data.SeedContext | None = building.result()
+            context = building.result()
         log(f"created schema {plan.schema} with {len(seed_schema.TABLES)} tables")
     pending = pending_tables(conn, plan)
-    if not fresh:
-        context = seed_data.SeedContext(plan.seed, plan.counts) if pending else None
+    if pending and context is None:
+        context = seed_data.SeedContext(plan.seed, plan.counts)
     workers = Workers(params, plan.schema, jobs, context)
     try:
         rows_loaded = build(workers, plan, pending, log)

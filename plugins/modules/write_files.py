@@ -104,13 +104,13 @@ def bad_paths(files: dict) -> list[str]:
     ]
 
 
-def needs_writing(target: Path, data: bytes, mode: int) -> tuple[bool, str | None]:
-    """Whether ``target`` must be written, and its current text for a diff (None when absent)."""
+def needs_writing(target: Path, data: bytes, mode: int) -> tuple[bool, bytes]:
+    """Whether ``target`` must be written, and its current bytes (empty when absent)."""
     try:
         current = target.read_bytes()
     except FileNotFoundError:
-        return True, None
-    return current != data or (target.stat().st_mode & 0o7777) != mode, current.decode("utf-8", "replace")
+        return True, b""
+    return current != data or (target.stat().st_mode & 0o7777) != mode, current
 
 
 def make_directories(directory: Path, mode: int, check_mode: bool) -> bool:
@@ -155,8 +155,9 @@ def main() -> None:
         module.fail_json(msg=f"paths in files must be relative and stay below dest ({dest}): {rejected}")
     if dest.exists() and not dest.is_dir():
         module.fail_json(msg=f"dest {dest} exists and is not a directory")
-    changed, written, diffs = False, [], []
+    written, diffs = [], []
     try:
+        changed = make_directories(dest, directory_mode, module.check_mode)
         for path, text in files.items():
             target, data = dest / path, str(text).encode()
             changed |= make_directories(target.parent, directory_mode, module.check_mode)
@@ -164,12 +165,17 @@ def main() -> None:
             if not write:
                 continue
             written.append(path)
-            diffs.append(
-                {"before_header": str(target), "after_header": str(target), "before": before or "", "after": str(text)}
-            )
+            if module._diff:
+                diffs.append(
+                    {
+                        "before_header": str(target),
+                        "after_header": str(target),
+                        "before": before.decode("utf-8", "replace"),
+                        "after": str(text),
+                    }
+                )
             if not module.check_mode:
                 write_atomically(target, data, mode)
-        changed |= make_directories(dest, directory_mode, module.check_mode)
     except OSError as exc:
         module.fail_json(msg=f"Could not write below {dest}: {exc}", written=written)
     result = {
