@@ -18,6 +18,7 @@ import pytest
 from tests.harness.ansible import ROOT, PlaybookRun, run_playbook
 from tests.harness.apps import AppServer
 from tests.harness.kube_emulator import KubeEmulatorServer
+from tests.harness.servers import free_port
 
 SERVICE = "user-hasher"
 SERVICE_CODE = [ROOT / "services" / "common", ROOT / "services" / SERVICE]
@@ -62,7 +63,8 @@ def release(cluster: KubeEmulatorServer, active_url: str, preview_url: str, **re
         "apps_service_urls": {SERVICE: active_url, f"{SERVICE}-preview": preview_url},
         "apps_smoke_timeout": 3,
         "apps_release_probe_rate": 5,
-        "apps_release_probe_duration": 25,
+        "apps_release_probe_tail": 2,
+        "apps_release_probe_duration": 60,  # the stop file ends it 2 s after the flip
         **request,
     }
     run_tmp = tempfile.mkdtemp(prefix="release-", dir=cluster.workdir)
@@ -107,6 +109,7 @@ def test_release_deploys_the_idle_slot_and_flips_to_it(cluster, good_hasher):
     (probe,) = probe_results(run)
     assert probe["failures"] == 0
     assert probe["successes"] == probe["scheduled"] > 0
+    assert probe["stopped_by"] == "stop_file", "the probe must end with the flip, not run out its duration"
 
 
 def test_the_next_release_flips_back_to_blue(cluster, good_hasher):
@@ -164,6 +167,7 @@ def test_rollout_updates_the_active_slot_under_the_probe(cluster, good_hasher):
         "apps_build_images": False,
         "apps_service_urls": {SERVICE: good_hasher.url},
         "apps_release_probe_rate": 5,
+        "apps_release_probe_tail": 2,
         # Every object of the release goes through the apply again: slow on a busy test machine.
         "apps_rollout_probe_duration": 90,
     }
@@ -176,3 +180,16 @@ def test_rollout_updates_the_active_slot_under_the_probe(cluster, good_hasher):
     assert after[after["active"]] == ("user-hasher:v5", 3)
     (probe,) = probe_results(run)
     assert probe["failures"] == 0 and probe["successes"] > 0
+    assert probe["stopped_by"] == "stop_file"
+
+
+def test_a_request_failing_during_the_flip_fails_the_release(cluster, good_hasher):
+    """Smoke tests pass through the preview, but the active Service refuses every probe request."""
+    run = release(cluster, f"http://127.0.0.1:{free_port()}", good_hasher.url, image_tag="v6")
+    assert run.returncode != 0, run.output
+    assert "requests failed during the change" in run.output
+    (probe,) = probe_results(run)
+    assert probe["failures"] == probe["scheduled"] > 0
+    assert probe["failures_by_reason"]["connection_refused"] == probe["failures"]
+    assert probe["stopped_by"] == "stop_file"
+    assert not list(cluster.workdir.glob("release-*/*.probe")), "the probe's stop file must be removed"

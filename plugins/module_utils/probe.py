@@ -4,6 +4,7 @@ Shared by ``pg_write_probe`` and ``http_probe`` so both drills judge availabilit
 
 - ``Pacer``: the schedule (slot ``i`` is due ``i * interval`` after the start) on the monotonic clock, with
   wall-clock times derived from one reference taken at the start, so gaps and timestamps always agree;
+- ``StopFile``: ends a schedule early, a set delay after a file appears (the change a probe watches is done);
 - ``longest_gap(times, start, end)``: the longest stretch of the window without a success;
 - ``longest_failure_run(attempts, end)``: the longest run of consecutive failed attempts and how long it lasted;
 - ``moment(epoch)`` and ``span(start, end)``: ISO 8601 UTC timestamps for reports (the window, a gap);
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import time
 from collections import Counter
 
@@ -52,10 +54,38 @@ class Pacer:
         if delay > 0:
             time.sleep(delay)
 
+    def stop(self, at: float) -> bool:
+        """End the schedule at ``at`` (wall clock, on the pacer's reference); False when it ends before anyway.
+
+        The slots due from ``at`` on are dropped and the window ends there; the first slot always stays, so a
+        probe stopped at once still reports one attempt.
+        """
+        if at >= self.end:
+            return False
+        self.slots = min(self.slots, max(1, math.ceil(round((at - self.start) / self.interval, 6))))
+        self.end = max(at, self.start)
+        return True
+
     def next_slot(self, after: int) -> int:
         """The first slot after ``after`` that is not yet past: a late attempt skips the slots it overran."""
         elapsed = time.monotonic() - self._monotonic_start
         return max(after + 1, math.ceil(round(elapsed / self.interval, 6)))
+
+
+class StopFile:
+    """Stops a pacer ``delay`` seconds after ``path`` appears: how a play says the change under probe is done."""
+
+    def __init__(self, path: str | None, delay: float) -> None:
+        self.path = path
+        self.delay = delay
+        self.seen: float | None = None
+        self.ended_early = False  # the file cut the schedule short (not when the delay reaches past its end)
+
+    def check(self, pacer: Pacer) -> None:
+        """Look for the file (one stat call); the first time it is there, end the pacer's schedule."""
+        if self.path and self.seen is None and os.path.exists(self.path):
+            self.seen = pacer.now()
+            self.ended_early = pacer.stop(self.seen + self.delay)
 
 
 def moment(epoch: float) -> str:

@@ -11,6 +11,8 @@ version_added: "0.1.0"
 description:
   - Sends O(rate) requests per second to O(url) for O(duration) seconds, each on its own connection, the
     way clients arriving during a release or a failover see the service.
+  - With O(stop_file), the play that makes the change ends the probe when the change is done, by creating
+    that file; the probe goes on for O(stop_delay) seconds more, and O(duration) is the upper bound.
   - Requests leave on schedule even when earlier ones are slow or hang, from a bounded pool of
     O(concurrency) threads, so every request of an outage is counted.
   - A request succeeds when its status is in O(expected_status). A failure is counted under one reason
@@ -59,9 +61,22 @@ options:
     default: 10
   duration:
     description:
-      - Seconds of probing.
+      - Seconds of probing; with O(stop_file), the most seconds the probe may run.
     type: float
     default: 30
+  stop_file:
+    description:
+      - Path of a file whose appearance ends the probe early, O(stop_delay) seconds later. It is looked for
+        before each request, so it is seen within one interval (1 / O(rate)).
+      - Give a path that does not exist yet, in a fresh temporary directory. A file left by an earlier run
+        stops the probe after its first request and O(stop_delay).
+    type: path
+  stop_delay:
+    description:
+      - Seconds the probe goes on after O(stop_file) appears, for the clients that arrive just after the
+        change; never past O(duration).
+    type: float
+    default: 0
   concurrency:
     description:
       - Most requests in flight at once. Keep it above O(rate) x O(timeout), or requests start late when
@@ -121,7 +136,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 scheduled:
-  description: Requests scheduled (C(floor(duration * rate))); RV(successes) + RV(failures) equals it.
+  description: Requests scheduled (C(floor(duration * rate)), fewer when O(stop_file) ended the probe early);
+    RV(successes) + RV(failures) equals it.
   returned: success, unless check mode skipped the requests
   type: int
   sample: 600
@@ -199,8 +215,14 @@ window:
     C(end_epoch); request C(i) was scheduled at C(start_epoch + i / rate).
   returned: success, unless check mode skipped the requests
   type: dict
+stopped_by:
+  description: What ended the probe, C(duration) or C(stop_file).
+  returned: success, unless check mode skipped the requests
+  type: str
+  sample: stop_file
 parameters:
-  description: The probe's parameters (url, method, rate, duration, timeout, expected_status, concurrency).
+  description: The probe's parameters (url, method, rate, duration, timeout, expected_status, concurrency,
+    stop_file, stop_delay).
   returned: always
   type: dict
 """
@@ -216,6 +238,7 @@ from dataclasses import dataclass
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.platform.plugins.module_utils.probe import (
     Pacer,
+    StopFile,
     longest_failure_run,
     longest_gap,
     span,
@@ -255,6 +278,8 @@ def argument_spec() -> dict:
         "rate": {"type": "float", "default": 10},
         "duration": {"type": "float", "default": 30},
         "concurrency": {"type": "int", "default": 32},
+        "stop_file": {"type": "path"},
+        "stop_delay": {"type": "float", "default": 0},
         "validate_certs": {"type": "bool", "default": True},
         "fail_on_error": {"type": "bool", "default": False},
     }
@@ -265,6 +290,8 @@ def validation_errors(params: dict) -> list[str]:
     errors = [
         f"{name} must be positive, got {params[name]}" for name in ("timeout", "rate", "duration") if params[name] <= 0
     ]
+    if params["stop_delay"] < 0:
+        errors.append(f"stop_delay must not be negative, got {params['stop_delay']}")
     if params["concurrency"] < 1:
         errors.append(f"concurrency must be at least 1, got {params['concurrency']}")
     if params["rate"] > 0 and params["duration"] * params["rate"] < 1:
@@ -315,14 +342,18 @@ def send(params: dict, pacer: Pacer, scheduled: float) -> Outcome:
     return Outcome(scheduled, started, pacer.now(), status=response.status, reason=reason)
 
 
-def probe(params: dict) -> tuple[Pacer, list[Outcome]]:
+def probe(params: dict, stop: StopFile) -> tuple[Pacer, list[Outcome]]:
     """Send every scheduled request on time from a bounded pool; wait for the last answers."""
     with ThreadPoolExecutor(max_workers=params["concurrency"], thread_name_prefix="http-probe") as pool:
         pacer = Pacer(1 / params["rate"], params["duration"])
         futures = []
-        for slot in range(pacer.slots):
+        slot = 0
+        while slot < pacer.slots:
             pacer.wait_for(slot)
-            futures.append(pool.submit(send, params, pacer, pacer.due(slot)))
+            stop.check(pacer)  # may drop this slot and the rest
+            if slot < pacer.slots:
+                futures.append(pool.submit(send, params, pacer, pacer.due(slot)))
+            slot += 1
         return pacer, [future.result() for future in futures]
 
 
@@ -333,7 +364,7 @@ def latency_figures(outcomes: list[Outcome]) -> dict:
     return latency_summary_ms(latencies_us)
 
 
-def report(pacer: Pacer, outcomes: list[Outcome]) -> dict:
+def report(pacer: Pacer, stop: StopFile, outcomes: list[Outcome]) -> dict:
     failed = [o for o in outcomes if not o.ok]
     return {
         "scheduled": pacer.slots,
@@ -346,12 +377,13 @@ def report(pacer: Pacer, outcomes: list[Outcome]) -> dict:
         "longest_gap": longest_gap([o.ended for o in outcomes if o.ok], pacer.start, pacer.end),
         "max_start_delay_ms": max((o.started - o.scheduled) * 1000 for o in outcomes),
         "window": span(pacer.start, pacer.end),
+        "stopped_by": "stop_file" if stop.ended_early else "duration",
         **latency_figures(outcomes),
     }
 
 
 def parameters(params: dict) -> dict:
-    keys = ("url", "method", "rate", "duration", "timeout", "expected_status", "concurrency")
+    keys = ("url", "method", "rate", "duration", "timeout", "expected_status", "concurrency", "stop_file", "stop_delay")
     return {key: params[key] for key in keys}
 
 
@@ -370,11 +402,12 @@ def main() -> None:
             msg=f"would send {slots} {params['method']} requests to {params['url']} (check mode: nothing sent)",
             **result,
         )
+    stop = StopFile(params["stop_file"], params["stop_delay"])
     try:
-        pacer, outcomes = probe(params)
+        pacer, outcomes = probe(params, stop)
     except (ValueError, ssl.SSLError) as exc:
         module.fail_json(msg=f"http_probe could not probe {params['url']}: {exc}", exception=traceback.format_exc())
-    result.update(report(pacer, outcomes))
+    result.update(report(pacer, stop, outcomes))
     if params["fail_on_error"] and result["failures"]:
         reasons = ", ".join(f"{count} {reason}" for reason, count in result["failures_by_reason"].items() if count)
         module.fail_json(

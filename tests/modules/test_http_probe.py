@@ -127,6 +127,39 @@ def test_slow_answers_are_timeouts_and_later_requests_still_leave_on_time(http_s
     assert time.monotonic() - started < 30
 
 
+def test_a_stop_file_ends_the_probe_its_delay_after_it_appears(http_server, tmp_path):
+    marker = tmp_path / "change-done"
+    args = {
+        "url": f"{http_server.url}/during",
+        "rate": RATE,
+        "duration": 120,
+        "stop_delay": 1,
+        "stop_file": str(marker),
+    }
+    probe = BackgroundModule("sre.platform.http_probe", args)
+    probe.start()
+    wait_for_request(http_server, "/during")
+    time.sleep(1)
+    marker.touch()
+    created_at = time.time()
+    result = probe.outcome(60)
+
+    assert not result.get("failed"), result.get("msg")
+    assert result["stopped_by"] == "stop_file"
+    # Seen within one interval of its creation, then one more second of requests.
+    assert result["window"]["end_epoch"] == pytest.approx(created_at + 1, abs=2 / RATE + 0.05)
+    assert result["scheduled"] == result["successes"] == scheduled_between(result, 0, result["window"]["end_epoch"])
+    assert RATE * 2 <= result["scheduled"] < RATE * 10
+    assert result["parameters"]["stop_file"] == str(marker)
+
+
+def test_without_its_stop_file_the_probe_runs_its_duration(http_server, tmp_path):
+    args = {"url": f"{http_server.url}/steady", "rate": RATE, "duration": 1, "stop_file": str(tmp_path / "never")}
+    result = run_module("sre.platform.http_probe", args)
+    assert not result.get("failed"), result.get("msg")
+    assert (result["stopped_by"], result["scheduled"]) == ("duration", RATE)
+
+
 def test_check_mode_sends_no_write(http_server):
     args = {"url": f"{http_server.url}/write", "method": "post", "body": "{}", "rate": 5, "duration": 2}
     result = run_module("sre.platform.http_probe", args, check=True)
@@ -136,12 +169,21 @@ def test_check_mode_sends_no_write(http_server):
 
 
 def test_invalid_options_are_all_reported():
-    params = {"url": "ftp://x/", "rate": 0, "duration": 5, "timeout": 1, "concurrency": 0, "expected_status": []}
+    params = {
+        "url": "ftp://x/",
+        "rate": 0,
+        "duration": 5,
+        "timeout": 1,
+        "concurrency": 0,
+        "expected_status": [],
+        "stop_delay": -1,
+    }
     message = "; ".join(validation_errors(params))
     for fragment in (
         "rate must be positive",
         "concurrency must be at least 1",
         "http:// or https://",
         "expected_status",
+        "stop_delay must not be negative",
     ):
         assert fragment in message

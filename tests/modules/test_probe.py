@@ -9,6 +9,7 @@ from ansible_collections.sre.platform.plugins.module_utils.probe import (
     MAX_ERROR_KINDS,
     OTHER_ERRORS,
     Pacer,
+    StopFile,
     longest_failure_run,
     longest_gap,
     moment,
@@ -33,6 +34,45 @@ def test_pacer_keeps_its_schedule_and_skips_overrun_slots():
     assert pacer.next_slot(4) == 7
     assert pacer.next_slot(40) == 41
     assert pacer.end == pacer.start + 1
+
+
+def test_stopping_drops_the_slots_due_from_then_on_and_ends_the_window_there():
+    pacer = Pacer(0.25, 10)
+    assert pacer.stop(pacer.start + 2.1) is True
+    assert (pacer.slots, pacer.end) == (9, pacer.start + 2.1)  # slots 0..8 are due before 2.1 s
+    assert pacer.stop(pacer.start + 1.0) is True
+    assert pacer.slots == 4  # slot 4 is due at exactly 1.0 s: dropped
+    assert pacer.stop(pacer.start + 5) is False, "a later stop never lengthens the schedule"
+    assert (pacer.slots, pacer.end) == (4, pacer.start + 1.0)
+
+
+def test_a_stop_at_the_start_keeps_the_first_attempt():
+    pacer = Pacer(0.5, 10)
+    pacer.stop(pacer.start - 1)
+    assert (pacer.slots, pacer.end) == (1, pacer.start)
+
+
+def test_stop_file_ends_the_schedule_its_delay_after_the_file_appears(tmp_path):
+    marker = tmp_path / "done"
+    pacer, stop = Pacer(0.1, 60), StopFile(str(marker), 0.5)
+    stop.check(pacer)
+    assert (stop.seen, stop.ended_early, pacer.slots) == (None, False, 600)
+    marker.touch()
+    stop.check(pacer)
+    assert stop.ended_early and pacer.end == pytest.approx(stop.seen + 0.5)
+    assert pacer.slots == pytest.approx(5 + (stop.seen - pacer.start) * 10, abs=1)
+
+
+def test_stop_file_past_the_end_or_unset_changes_nothing(tmp_path):
+    marker = tmp_path / "done"
+    marker.touch()
+    pacer, stop = Pacer(0.1, 1), StopFile(str(marker), 5)
+    stop.check(pacer)
+    assert stop.seen is not None and not stop.ended_early
+    assert (pacer.slots, pacer.end) == (10, pacer.start + 1)
+    unset = StopFile(None, 0)
+    unset.check(pacer)
+    assert unset.seen is None and pacer.slots == 10
 
 
 def test_pacer_refuses_a_zero_interval():
