@@ -24,6 +24,40 @@ def manifest_filename(obj: dict) -> str:
     return re.sub(r"[^a-z0-9.-]", "-", stem.lower()) + ".yaml"
 
 
+# Kinds kubernetes.core.k8s waits on by itself, for readiness, when asked to wait without a condition; for any
+# other kind, waiting only checks that the object exists, which it does once applied.
+_K8S_READINESS_KINDS = frozenset({"Deployment", "DaemonSet", "StatefulSet", "Pod"})
+
+
+def apply_batches(objects: list, wait_conditions: dict, one_each: bool = False) -> list[dict]:
+    """The objects in order, in runs that one kubernetes.core.k8s task can apply and wait for.
+
+    ``wait_conditions`` maps the kinds to wait for to their condition ({} for the module's own readiness check).
+    An object of another kind joins any run waited for without a condition (for its kind, waiting means one
+    read), except a kind the module would wait on for readiness. One task per run instead of one per object
+    saves the module's start-up, about half a second per object; the module still applies, and waits for, each
+    object in turn. Each batch is ``{wait, condition, objects, label}``. ``one_each`` makes a batch of every
+    object, for diff mode: Ansible shows the diff of a task's result, not those of the results nested in it.
+    """
+    batches: list[dict] = []
+    for obj in objects:
+        kind = obj["kind"]
+        wait = kind in wait_conditions or kind not in _K8S_READINESS_KINDS
+        condition = wait_conditions.get(kind) or {}
+        last = batches[-1] if batches else None
+        if last and not one_each and (last["wait"], last["condition"]) == (wait, condition):
+            last["objects"].append(obj)
+        else:
+            batches.append({"wait": wait, "condition": condition, "objects": [obj]})
+    for batch in batches:
+        batch["label"] = ", ".join(_object_label(obj) for obj in batch["objects"])
+    return batches
+
+
+def _object_label(obj: dict) -> str:
+    return f"{obj['kind']}/{obj['metadata'].get('namespace', '-')}/{obj['metadata']['name']}"
+
+
 def lb_address_range(subnet: str, size: int = 50, offset_from_end: int = 55) -> str:
     """A MetalLB address range near the top of a Docker network's subnet.
 
@@ -50,4 +84,8 @@ class FilterModule:
     """sre.platform filters."""
 
     def filters(self) -> dict:
-        return {"manifest_filename": manifest_filename, "lb_address_range": lb_address_range}
+        return {
+            "manifest_filename": manifest_filename,
+            "apply_batches": apply_batches,
+            "lb_address_range": lb_address_range,
+        }

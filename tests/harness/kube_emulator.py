@@ -885,7 +885,7 @@ class KubeEmulatorServer(ManagedServer):
         path.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(path, text)
 
-    def playbook(self, text: str, workdir: Path, check: bool = False) -> PlaybookRun:
+    def playbook(self, text: str, workdir: Path, check: bool = False, diff: bool = False) -> PlaybookRun:
         """Run a playbook (YAML text) on localhost against this emulator only, with its own TMPDIR.
 
         kubernetes.core caches discovery in TMPDIR: a fresh one per run keeps
@@ -897,6 +897,8 @@ class KubeEmulatorServer(ManagedServer):
         inventory.write_text(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
         run_tmp = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
         env = {"KUBECONFIG": str(self.kubeconfig), "K8S_AUTH_KUBECONFIG": str(self.kubeconfig), "TMPDIR": str(run_tmp)}
+        if diff:
+            env["ANSIBLE_DIFF_ALWAYS"] = "true"
         return run_playbook(str(playbook), inventory=str(inventory), check=check, env=env)
 
 
