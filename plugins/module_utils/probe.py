@@ -5,6 +5,8 @@ Shared by ``pg_write_probe`` and ``http_probe`` so both drills judge availabilit
 - ``Pacer``: the schedule (slot ``i`` is due ``i * interval`` after the start) on the monotonic clock, with
   wall-clock times derived from one reference taken at the start, so gaps and timestamps always agree;
 - ``StopFile``: ends a schedule early, a set delay after a file appears (the change a probe watches is done);
+  its options are ``STOP_FILE_ARGUMENT_SPEC``, checked by ``stop_file_errors`` (documented by the
+  ``sre.platform.probe_stop`` doc fragment);
 - ``longest_gap(times, start, end)``: the longest stretch of the window without a success;
 - ``longest_failure_run(attempts, end)``: the longest run of consecutive failed attempts and how long it lasted;
 - ``moment(epoch)`` and ``span(start, end)``: ISO 8601 UTC timestamps for reports (the window, a gap);
@@ -20,6 +22,12 @@ import time
 from collections import Counter
 
 from ansible_collections.sre.platform.plugins.module_utils.pgbench_log import iso_utc
+
+# Options of the modules that take a StopFile (doc fragment sre.platform.probe_stop).
+STOP_FILE_ARGUMENT_SPEC = {
+    "stop_file": {"type": "path"},
+    "stop_delay": {"type": "float", "default": 0},
+}
 
 # Distinct error messages kept in a report; the rest are counted under OTHER_ERRORS.
 MAX_ERROR_KINDS = 10
@@ -81,11 +89,24 @@ class StopFile:
         self.seen: float | None = None
         self.ended_early = False  # the file cut the schedule short (not when the delay reaches past its end)
 
+    @classmethod
+    def from_params(cls, params: dict) -> StopFile:
+        return cls(params["stop_file"], params["stop_delay"])
+
     def check(self, pacer: Pacer) -> None:
         """Look for the file (one stat call); the first time it is there, end the pacer's schedule."""
         if self.path and self.seen is None and os.path.exists(self.path):
             self.seen = pacer.now()
             self.ended_early = pacer.stop(self.seen + self.delay)
+
+    @property
+    def stopped_by(self) -> str:
+        """What ended the run: ``stop_file``, or ``duration``."""
+        return "stop_file" if self.ended_early else "duration"
+
+
+def stop_file_errors(params: dict) -> list[str]:
+    return [f"stop_delay must not be negative, got {params['stop_delay']}"] if params["stop_delay"] < 0 else []
 
 
 def moment(epoch: float) -> str:

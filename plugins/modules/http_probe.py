@@ -22,6 +22,8 @@ description:
     (RV(longest_failure_gap)), the longest time between two successes (RV(longest_gap)), latency p50, p95,
     p99 and max of the successful requests (nearest rank) and the measured window.
   - Uses only the Python standard library, so it runs on any controller.
+extends_documentation_fragment:
+  - sre.platform.probe_stop
 options:
   url:
     description:
@@ -64,19 +66,6 @@ options:
       - Seconds of probing; with O(stop_file), the most seconds the probe may run.
     type: float
     default: 30
-  stop_file:
-    description:
-      - Path of a file whose appearance ends the probe early, O(stop_delay) seconds later. It is looked for
-        before each request, so it is seen within one interval (1 / O(rate)).
-      - Give a path that does not exist yet, in a fresh temporary directory. A file left by an earlier run
-        stops the probe after its first request and O(stop_delay).
-    type: path
-  stop_delay:
-    description:
-      - Seconds the probe goes on after O(stop_file) appears, for the clients that arrive just after the
-        change; never past O(duration).
-    type: float
-    default: 0
   concurrency:
     description:
       - Most requests in flight at once. Keep it above O(rate) x O(timeout), or requests start late when
@@ -237,11 +226,13 @@ from dataclasses import dataclass
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.platform.plugins.module_utils.probe import (
+    STOP_FILE_ARGUMENT_SPEC,
     Pacer,
     StopFile,
     longest_failure_run,
     longest_gap,
     span,
+    stop_file_errors,
     tally,
 )
 from ansible_collections.sre.platform.plugins.module_utils.stats import latency_summary_ms
@@ -278,10 +269,9 @@ def argument_spec() -> dict:
         "rate": {"type": "float", "default": 10},
         "duration": {"type": "float", "default": 30},
         "concurrency": {"type": "int", "default": 32},
-        "stop_file": {"type": "path"},
-        "stop_delay": {"type": "float", "default": 0},
         "validate_certs": {"type": "bool", "default": True},
         "fail_on_error": {"type": "bool", "default": False},
+        **STOP_FILE_ARGUMENT_SPEC,
     }
 
 
@@ -290,8 +280,7 @@ def validation_errors(params: dict) -> list[str]:
     errors = [
         f"{name} must be positive, got {params[name]}" for name in ("timeout", "rate", "duration") if params[name] <= 0
     ]
-    if params["stop_delay"] < 0:
-        errors.append(f"stop_delay must not be negative, got {params['stop_delay']}")
+    errors += stop_file_errors(params)
     if params["concurrency"] < 1:
         errors.append(f"concurrency must be at least 1, got {params['concurrency']}")
     if params["rate"] > 0 and params["duration"] * params["rate"] < 1:
@@ -377,7 +366,7 @@ def report(pacer: Pacer, stop: StopFile, outcomes: list[Outcome]) -> dict:
         "longest_gap": longest_gap([o.ended for o in outcomes if o.ok], pacer.start, pacer.end),
         "max_start_delay_ms": max((o.started - o.scheduled) * 1000 for o in outcomes),
         "window": span(pacer.start, pacer.end),
-        "stopped_by": "stop_file" if stop.ended_early else "duration",
+        "stopped_by": stop.stopped_by,
         **latency_figures(outcomes),
     }
 
@@ -402,7 +391,7 @@ def main() -> None:
             msg=f"would send {slots} {params['method']} requests to {params['url']} (check mode: nothing sent)",
             **result,
         )
-    stop = StopFile(params["stop_file"], params["stop_delay"])
+    stop = StopFile.from_params(params)
     try:
         pacer, outcomes = probe(params, stop)
     except (ValueError, ssl.SSLError) as exc:

@@ -23,8 +23,11 @@ description:
     believes committed is in the table. RV(lost) must be 0 for a failover without data loss.
   - Returns the counts, the first and last commit, the longest stretch without a commit (RV(longest_gap))
     and the measured window. The module reports; the caller asserts (for example C(lost == 0)).
+  - With O(stop_file), a drill ends the writing once the database has recovered, by creating that file;
+    the probe goes on for O(stop_delay) seconds more, and O(duration) is the upper bound.
 extends_documentation_fragment:
   - sre.platform.postgres
+  - sre.platform.probe_stop
 options:
   login_host:
     description:
@@ -48,7 +51,7 @@ options:
     default: sre_write_probe
   duration:
     description:
-      - Seconds of writing.
+      - Seconds of writing; with O(stop_file), the most seconds the probe may write.
     type: float
     default: 60
   interval:
@@ -219,6 +222,11 @@ window:
   description: The measured window, same keys as RV(longest_gap).
   returned: success, not in check mode
   type: dict
+stopped_by:
+  description: What ended the writing, C(duration) or C(stop_file).
+  returned: success, not in check mode
+  type: str
+  sample: stop_file
 connect_failures:
   description: Connection attempts that failed during the run.
   returned: success, not in check mode
@@ -235,7 +243,8 @@ errors:
   type: dict
   sample: {"server closed the connection unexpectedly": 1}
 parameters:
-  description: The run's parameters (table, duration, interval, io_timeout, verify, verify_timeout).
+  description: The run's parameters (table, duration, interval, io_timeout, verify, verify_timeout, stop_file,
+    stop_delay).
   returned: always
   type: dict
 """
@@ -253,10 +262,13 @@ from ansible_collections.sre.platform.plugins.module_utils.postgres import (
     postgres_argument_spec,
 )
 from ansible_collections.sre.platform.plugins.module_utils.probe import (
+    STOP_FILE_ARGUMENT_SPEC,
     Pacer,
+    StopFile,
     longest_gap,
     moment,
     span,
+    stop_file_errors,
     tally,
 )
 
@@ -280,6 +292,7 @@ def argument_spec() -> dict:
         io_timeout={"type": "float", "default": 2},
         verify={"type": "bool", "default": True},
         verify_timeout={"type": "float", "default": 60},
+        **STOP_FILE_ARGUMENT_SPEC,
     )
     return spec
 
@@ -291,6 +304,7 @@ def validation_errors(params: dict) -> list[str]:
         for name in ("duration", "interval", "io_timeout", "verify_timeout")
         if params[name] <= 0
     ]
+    errors += stop_file_errors(params)
     if params["interval"] > params["duration"]:
         errors.append(f"interval ({params['interval']} s) cannot exceed duration ({params['duration']} s)")
     if not all(params["table"].split(".")) or params["table"].count(".") > 1:
@@ -342,6 +356,7 @@ class WriteProbe:
 
     def __init__(self, params: dict, run_id: str, conn) -> None:
         self.params = params
+        self.stop = StopFile.from_params(params)
         self.run_id = run_id
         self.conn = conn
         self.insert = sql.SQL(
@@ -359,7 +374,8 @@ class WriteProbe:
         slot = 0
         while slot < pacer.slots:
             pacer.wait_for(slot)
-            if self.conn is not None or self.reconnect():
+            self.stop.check(pacer)  # may drop this slot and the rest
+            if slot < pacer.slots and (self.conn is not None or self.reconnect()):
                 self.write_one(pacer)
             slot = pacer.next_slot(slot)
         self.drop_connection()
@@ -420,6 +436,7 @@ class WriteProbe:
             "last_commit": moment(commits[-1]) if commits else None,
             "longest_gap": longest_gap(commits, pacer.start, pacer.end),
             "window": span(pacer.start, pacer.end),
+            "stopped_by": self.stop.stopped_by,
             "connect_failures": self.connect_failures,
             "reconnects": self.reconnects,
             "errors": tally(self.errors),
@@ -459,7 +476,7 @@ def verify(params: dict, run_id: str, probe: WriteProbe) -> dict:
 
 
 def parameters(params: dict) -> dict:
-    keys = ("table", "duration", "interval", "io_timeout", "verify", "verify_timeout")
+    keys = ("table", "duration", "interval", "io_timeout", "verify", "verify_timeout", "stop_file", "stop_delay")
     return {key: params[key] for key in keys}
 
 

@@ -94,8 +94,9 @@ def test_a_rehearsed_failover_is_measured_and_reported(kube_api, server_factory,
         "pg_user": database.user_name,
         "pg_password": database.password,
         "pg_database": "postgres",
-        # Long enough to outlast Ansible's task overhead before the deletion on a busy machine.
-        "drill_duration": 20,
+        # An upper bound: the probe stops drill_tail seconds after the Cluster is Ready again.
+        "drill_duration": 60,
+        "drill_tail": 1,
         "drill_warmup": 2,
         "drill_verify_timeout": 20,
         "drill_report_dir": str(tmp_path / "reports"),
@@ -114,6 +115,8 @@ def test_a_rehearsed_failover_is_measured_and_reported(kube_api, server_factory,
     )
     assert report["passed"] is True
     assert report["probe"]["lost"] == 0
+    assert report["probe"]["stopped_by"] == "stop_file"
+    assert not list(tmp_path.glob("*.probe")), "the stop file's directory must be removed"
     assert report["longest_gap_seconds"] == pytest.approx(outage, abs=1), f"outage {outage:.2f} s: {report}"
     assert operator.down_at - 1 < report["probe"]["longest_gap"]["start_epoch"] <= operator.down_at + 0.5
     timeline = report["timeline"]

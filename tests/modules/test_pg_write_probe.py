@@ -48,9 +48,12 @@ def wait_for_rows(server: PostgresServer, timeout: float = 30) -> None:
     raise AssertionError(f"the probe wrote nothing into write_probe within {timeout} s")
 
 
-def test_an_outage_shows_as_the_longest_gap_with_no_lost_commit(server_factory):
+def test_an_outage_shows_as_the_longest_gap_with_no_lost_commit(server_factory, tmp_path):
+    """The drill's way: the probe ends two seconds after the test says the database is back."""
     server = server_factory(PostgresServer())
-    args = {**server.conninfo, "table": "write_probe", "duration": 9, "interval": 0.05, "verify_timeout": 20}
+    recovered = tmp_path / "recovered"
+    args = {**server.conninfo, "table": "write_probe", "duration": 60, "interval": 0.05, "verify_timeout": 20}
+    args |= {"stop_file": str(recovered), "stop_delay": 2}
     probe = BackgroundModule("sre.platform.pg_write_probe", args)
     probe.start()
     wait_for_rows(server)
@@ -60,8 +63,11 @@ def test_an_outage_shows_as_the_longest_gap_with_no_lost_commit(server_factory):
     time.sleep(OUTAGE_SECONDS)
     server.start()
     up_at = time.time()
+    recovered.touch()
     result = probe.outcome(60)
     assert not result.get("failed"), result.get("msg")
+    assert result["stopped_by"] == "stop_file"
+    assert result["window"]["end_epoch"] == pytest.approx(up_at + 2, abs=0.2)
     outage = up_at - down_at
     gap = result["longest_gap"]
     print(f"outage caused {outage:.2f} s; longest gap reported {gap['seconds']:.2f} s; {result['committed']} committed")
@@ -73,7 +79,8 @@ def test_an_outage_shows_as_the_longest_gap_with_no_lost_commit(server_factory):
     assert result["attempted"] == result["committed"] + result["failed_transactions"] + result["uncertain"]
     stored = server.psql("SELECT count(*) FROM write_probe")
     assert int(stored) == result["committed"] + len(result["uncertain_committed_ids"])
-    assert result["committed"] > (9 - outage - 1) / 0.05 * 0.5, "the probe kept its pace outside the outage"
+    writing = result["window"]["seconds"] - outage
+    assert result["committed"] > (writing - 1) / 0.05 * 0.5, "the probe kept its pace outside the outage"
 
 
 def test_a_commit_rejected_by_the_server_is_failed_not_committed(probe_db, postgres_server):
@@ -110,8 +117,9 @@ def test_an_unreachable_database_is_a_clear_failure_without_the_password(postgre
 
 
 def test_invalid_options_are_all_reported():
-    params = {"duration": 1, "interval": 2, "io_timeout": 0, "verify_timeout": 5, "table": "a.b.c"}
+    params = {"duration": 1, "interval": 2, "io_timeout": 0, "verify_timeout": 5, "table": "a.b.c", "stop_delay": -1}
     message = "; ".join(validation_errors(params))
     assert "interval (2 s) cannot exceed duration" in message
     assert "io_timeout must be positive" in message
     assert "table must be 'name' or 'schema.name'" in message
+    assert "stop_delay must not be negative" in message
