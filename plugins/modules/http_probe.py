@@ -388,7 +388,8 @@ def main() -> None:
     if module.check_mode and not safe:
         slots = Pacer(1 / params["rate"], params["duration"]).slots
         module.exit_json(
-            msg=f"would send {slots} {params['method']} requests to {params['url']} (check mode: nothing sent)",
+            msg=f"would send {'up to ' if params['stop_file'] else ''}{slots} {params['method']} requests to "
+            f"{params['url']} (check mode: nothing sent)",
             **result,
         )
     stop = StopFile.from_params(params)

@@ -166,6 +166,8 @@ def test_check_mode_sends_no_write(http_server):
     assert not result.get("failed"), result.get("msg")
     assert result["msg"].startswith("would send 10 POST requests")
     assert "POST /write" not in http_server.log_tail(50)
+    bounded = run_module("sre.platform.http_probe", {**args, "stop_file": "/nonexistent/done"}, check=True)
+    assert bounded["msg"].startswith("would send up to 10 POST requests"), bounded["msg"]
 
 
 def test_invalid_options_are_all_reported():
