@@ -4,7 +4,7 @@ apply mode, against the Kubernetes API emulator, every object in order with as f
 from __future__ import annotations
 
 import yaml
-from ansible_collections.sre.platform.plugins.filter.platform import apply_batches
+from ansible_collections.sre.platform.plugins.filter.platform import apply_batches, apply_errors
 
 from tests.harness.ansible import run_playbook
 
@@ -85,6 +85,33 @@ def test_diff_mode_gets_one_batch_per_object():
     assert [b["wait"] for b in batches] == [True, True, True]
 
 
+def test_apply_errors_name_each_object_that_failed_with_the_api_message():
+    one, three = kinds("Service"), kinds("Service", "ConfigMap", "Secret")
+    status = '{"kind": "Status", "code": 422, "message": "ConfigMap \\"o1\\" is invalid"}'
+    applied = [
+        {"item": {"objects": one, "label": "Service/demo/o0"}, "changed": True, "result": {}},
+        {
+            "item": {"objects": three, "label": "..."},
+            "result": {
+                "results": [
+                    {"changed": False, "result": {}},
+                    {"changed": False, "result": {}, "error": {"msg": f"Failed to apply object: {status}"}},
+                    {"changed": False, "result": {}, "error": {"msg": "Failed to get client due to timeout"}},
+                ]
+            },
+        },
+        {"item": {"objects": one, "label": "Service/demo/o0"}, "error": {"msg": "wait timed out"}, "result": {}},
+        {"item": {"objects": one, "label": "Service/demo/o0"}, "failed": True, "msg": "no kubeconfig"},
+    ]
+    assert apply_errors(applied) == [
+        'ConfigMap/demo/o1: ConfigMap "o1" is invalid',
+        "Secret/demo/o2: Failed to get client due to timeout",
+        "Service/demo/o0: wait timed out",
+        "Service/demo/o0: no kubeconfig",
+    ]
+    assert apply_errors(applied[:1]) == []
+
+
 def apply_play(kubeconfig, objects: list[dict]) -> str:
     role = {
         "role": "sre.platform.manifests",
@@ -147,3 +174,17 @@ def test_apply_mode_applies_every_object_in_one_run_then_changes_nothing(tmp_pat
     assert [r["changed"] for r in results] == [False, False, False, True], "diff mode: one run per object"
     assert results[3]["diff"]["after"]["data"] == {"key": "new"}
     assert cluster.get("v1", "ConfigMap", "b", "demo")["data"] == {}, "check mode changed the cluster"
+
+
+def test_an_object_that_fails_is_named_and_the_others_are_still_applied(tmp_path, server_factory):
+    from tests.harness.kube_emulator import KubeEmulatorServer
+
+    cluster = server_factory(KubeEmulatorServer(auto_status=True))
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}
+    homeless = {**config_map("x"), "metadata": {"name": "x", "namespace": "nowhere"}}
+    run = cluster.playbook(apply_play(cluster.kubeconfig, [namespace, homeless, config_map("b")]), tmp_path)
+    assert run.returncode != 0
+    assert (
+        'demo: 1 object(s) could not be applied: ConfigMap/nowhere/x: namespaces \\"nowhere\\" not found' in run.output
+    )
+    assert cluster.get("v1", "ConfigMap", "b", "demo") is not None, "the objects after a failed one are applied too"

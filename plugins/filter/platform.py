@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 
 from ansible.errors import AnsibleFilterError
@@ -54,6 +55,35 @@ def apply_batches(objects: list, wait_conditions: dict, one_each: bool = False) 
     return batches
 
 
+def apply_errors(applied: list[dict]) -> list[str]:
+    """``Kind/namespace/name: message`` for each object a looped kubernetes.core.k8s task (``continue_on_error``,
+    one batch of ``apply_batches`` per item) could not apply or wait for; empty when every object made it."""
+    errors = []
+    for item in applied:
+        objects = item["item"]["objects"]
+        if item.get("failed"):  # the whole run failed before reaching the objects
+            errors.append(f"{item['item']['label']}: {item.get('msg', 'failed')}")
+            continue
+        # One definition: its result is the task's own; several: one result each, in order.
+        results = item["result"]["results"] if len(objects) > 1 else [item]
+        errors += [
+            f"{_object_label(obj)}: {_api_message(result['error'].get('msg', ''))}"
+            for obj, result in zip(objects, results, strict=True)
+            if result.get("error")
+        ]
+    return errors
+
+
+def _api_message(msg: str) -> str:
+    """The API server's own message from kubernetes.core's 'Failed to ...: {Status as JSON}', else ``msg``."""
+    start = msg.find("{")
+    try:
+        status = json.loads(msg[start:]) if start >= 0 else {}
+    except ValueError:
+        return msg
+    return status.get("message", msg) if isinstance(status, dict) else msg
+
+
 def _object_label(obj: dict) -> str:
     return f"{obj['kind']}/{obj['metadata'].get('namespace', '-')}/{obj['metadata']['name']}"
 
@@ -87,5 +117,6 @@ class FilterModule:
         return {
             "manifest_filename": manifest_filename,
             "apply_batches": apply_batches,
+            "apply_errors": apply_errors,
             "lb_address_range": lb_address_range,
         }
