@@ -4,9 +4,9 @@ Shared by ``pg_write_probe`` and ``http_probe`` so both drills judge availabilit
 
 - ``Pacer``: the schedule (slot ``i`` is due ``i * interval`` after the start) on the monotonic clock, with
   wall-clock times derived from one reference taken at the start, so gaps and timestamps always agree;
-- ``StopFile``: ends a schedule early, a set delay after a file appears (the change a probe watches is done);
-  its options are ``STOP_FILE_ARGUMENT_SPEC``, checked by ``stop_file_errors`` (documented by the
-  ``sre.platform.probe_stop`` doc fragment);
+- ``StopFile``: ends a pacer's schedule early, a set delay after a file appears (the change a probe watches
+  is done), looked for by ``Pacer.reached`` before each slot; its options are ``STOP_FILE_ARGUMENT_SPEC``,
+  checked by ``stop_file_errors`` (documented by the ``sre.platform.probe_stop`` doc fragment);
 - ``longest_gap(times, start, end)``: the longest stretch of the window without a success;
 - ``longest_failure_run(attempts, end)``: the longest run of consecutive failed attempts and how long it lasted;
 - ``moment(epoch)`` and ``span(start, end)``: ISO 8601 UTC timestamps for reports (the window, a gap);
@@ -35,9 +35,10 @@ OTHER_ERRORS = "(other errors)"
 
 
 class Pacer:
-    """A fixed schedule of ``duration / interval`` slots, started when the pacer is created."""
+    """A fixed schedule of ``duration / interval`` slots, started when the pacer is created; ``stop`` may end it
+    early."""
 
-    def __init__(self, interval: float, duration: float) -> None:
+    def __init__(self, interval: float, duration: float, stop: StopFile | None = None) -> None:
         if interval <= 0 or duration <= 0:
             raise ValueError(f"interval and duration must be positive, got {interval} and {duration}")
         self.interval = interval
@@ -47,6 +48,7 @@ class Pacer:
         self._monotonic_start = time.monotonic()
         self.start = time.time()
         self.end = self.start + duration
+        self.stop = stop or StopFile(None, 0)
 
     def now(self) -> float:
         """Wall-clock time on the pacer's reference (immune to clock steps during the run)."""
@@ -62,7 +64,15 @@ class Pacer:
         if delay > 0:
             time.sleep(delay)
 
-    def stop(self, at: float) -> bool:
+    def reached(self, slot: int) -> bool:
+        """Wait until ``slot`` is due; False when the schedule ends before it (at its end, or by the stop file)."""
+        if slot >= self.slots:
+            return False
+        self.wait_for(slot)
+        self.stop.check(self)
+        return slot < self.slots
+
+    def end_at(self, at: float) -> bool:
         """End the schedule at ``at`` (wall clock, on the pacer's reference); False when it ends before anyway.
 
         The slots due from ``at`` on are dropped and the window ends there; the first slot always stays, so a
@@ -97,7 +107,7 @@ class StopFile:
         """Look for the file (one stat call); the first time it is there, end the pacer's schedule."""
         if self.path and self.seen is None and os.path.exists(self.path):
             self.seen = pacer.now()
-            self.ended_early = pacer.stop(self.seen + self.delay)
+            self.ended_early = pacer.end_at(self.seen + self.delay)
 
     @property
     def stopped_by(self) -> str:

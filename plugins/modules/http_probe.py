@@ -331,17 +331,14 @@ def send(params: dict, pacer: Pacer, scheduled: float) -> Outcome:
     return Outcome(scheduled, started, pacer.now(), status=response.status, reason=reason)
 
 
-def probe(params: dict, stop: StopFile) -> tuple[Pacer, list[Outcome]]:
+def probe(params: dict) -> tuple[Pacer, list[Outcome]]:
     """Send every scheduled request on time from a bounded pool; wait for the last answers."""
     with ThreadPoolExecutor(max_workers=params["concurrency"], thread_name_prefix="http-probe") as pool:
-        pacer = Pacer(1 / params["rate"], params["duration"])
+        pacer = Pacer(1 / params["rate"], params["duration"], StopFile.from_params(params))
         futures = []
         slot = 0
-        while slot < pacer.slots:
-            pacer.wait_for(slot)
-            stop.check(pacer)  # may drop this slot and the rest
-            if slot < pacer.slots:
-                futures.append(pool.submit(send, params, pacer, pacer.due(slot)))
+        while pacer.reached(slot):
+            futures.append(pool.submit(send, params, pacer, pacer.due(slot)))
             slot += 1
         return pacer, [future.result() for future in futures]
 
@@ -353,7 +350,7 @@ def latency_figures(outcomes: list[Outcome]) -> dict:
     return latency_summary_ms(latencies_us)
 
 
-def report(pacer: Pacer, stop: StopFile, outcomes: list[Outcome]) -> dict:
+def report(pacer: Pacer, outcomes: list[Outcome]) -> dict:
     failed = [o for o in outcomes if not o.ok]
     return {
         "scheduled": pacer.slots,
@@ -366,7 +363,7 @@ def report(pacer: Pacer, stop: StopFile, outcomes: list[Outcome]) -> dict:
         "longest_gap": longest_gap([o.ended for o in outcomes if o.ok], pacer.start, pacer.end),
         "max_start_delay_ms": max((o.started - o.scheduled) * 1000 for o in outcomes),
         "window": span(pacer.start, pacer.end),
-        "stopped_by": stop.stopped_by,
+        "stopped_by": pacer.stop.stopped_by,
         **latency_figures(outcomes),
     }
 
@@ -392,12 +389,11 @@ def main() -> None:
             f"{params['url']} (check mode: nothing sent)",
             **result,
         )
-    stop = StopFile.from_params(params)
     try:
-        pacer, outcomes = probe(params, stop)
+        pacer, outcomes = probe(params)
     except (ValueError, ssl.SSLError) as exc:
         module.fail_json(msg=f"http_probe could not probe {params['url']}: {exc}", exception=traceback.format_exc())
-    result.update(report(pacer, stop, outcomes))
+    result.update(report(pacer, outcomes))
     if params["fail_on_error"] and result["failures"]:
         reasons = ", ".join(f"{count} {reason}" for reason, count in result["failures_by_reason"].items() if count)
         module.fail_json(

@@ -356,7 +356,6 @@ class WriteProbe:
 
     def __init__(self, params: dict, run_id: str, conn) -> None:
         self.params = params
-        self.stop = StopFile.from_params(params)
         self.run_id = run_id
         self.conn = conn
         self.insert = sql.SQL(
@@ -372,10 +371,8 @@ class WriteProbe:
 
     def run(self, pacer: Pacer) -> None:
         slot = 0
-        while slot < pacer.slots:
-            pacer.wait_for(slot)
-            self.stop.check(pacer)  # may drop this slot and the rest
-            if slot < pacer.slots and (self.conn is not None or self.reconnect()):
+        while pacer.reached(slot):
+            if self.conn is not None or self.reconnect():
                 self.write_one(pacer)
             slot = pacer.next_slot(slot)
         self.drop_connection()
@@ -436,7 +433,7 @@ class WriteProbe:
             "last_commit": moment(commits[-1]) if commits else None,
             "longest_gap": longest_gap(commits, pacer.start, pacer.end),
             "window": span(pacer.start, pacer.end),
-            "stopped_by": self.stop.stopped_by,
+            "stopped_by": pacer.stop.stopped_by,
             "connect_failures": self.connect_failures,
             "reconnects": self.reconnects,
             "errors": tally(self.errors),
@@ -511,7 +508,7 @@ def main() -> None:
             **result,
         )
     probe = WriteProbe(params, run_id, conn)
-    pacer = Pacer(params["interval"], params["duration"])
+    pacer = Pacer(params["interval"], params["duration"], StopFile.from_params(params))
     probe.run(pacer)
     result.update(probe.report(pacer), verified=False)
     if params["verify"]:

@@ -38,17 +38,29 @@ def test_pacer_keeps_its_schedule_and_skips_overrun_slots():
 
 def test_stopping_drops_the_slots_due_from_then_on_and_ends_the_window_there():
     pacer = Pacer(0.25, 10)
-    assert pacer.stop(pacer.start + 2.1) is True
+    assert pacer.end_at(pacer.start + 2.1) is True
     assert (pacer.slots, pacer.end) == (9, pacer.start + 2.1)  # slots 0..8 are due before 2.1 s
-    assert pacer.stop(pacer.start + 1.0) is True
+    assert pacer.end_at(pacer.start + 1.0) is True
     assert pacer.slots == 4  # slot 4 is due at exactly 1.0 s: dropped
-    assert pacer.stop(pacer.start + 5) is False, "a later stop never lengthens the schedule"
+    assert pacer.end_at(pacer.start + 5) is False, "a later stop never lengthens the schedule"
     assert (pacer.slots, pacer.end) == (4, pacer.start + 1.0)
+
+
+def test_reached_waits_for_each_slot_until_the_schedule_or_its_stop_file_ends_it(tmp_path):
+    pacer = Pacer(0.05, 0.2)
+    assert [slot for slot in range(6) if pacer.reached(slot)] == [0, 1, 2, 3]
+    assert pacer.now() - pacer.due(3) == pytest.approx(0, abs=0.03)
+    marker = tmp_path / "done"
+    marker.touch()
+    stopped = Pacer(0.05, 10, StopFile(str(marker), 0))
+    assert (stopped.reached(0), stopped.reached(1)) == (True, False)
+    assert stopped.stop.stopped_by == "stop_file"
+    assert Pacer(0.05, 10).stop.stopped_by == "duration"
 
 
 def test_a_stop_at_the_start_keeps_the_first_attempt():
     pacer = Pacer(0.5, 10)
-    pacer.stop(pacer.start - 1)
+    pacer.end_at(pacer.start - 1)
     assert (pacer.slots, pacer.end) == (1, pacer.start)
 
 
