@@ -88,12 +88,12 @@ def live(cluster: KubeEmulatorServer) -> dict:
 
 
 def probe_results(run: PlaybookRun) -> list[dict]:
-    """Results of the release's probe, however the callback spells the task's templated name."""
+    """Results of the release's probe: the background_probe task that waits for it (named with its role's name)."""
     return [
         task["hosts"]["localhost"]
         for play in run.report["plays"]
         for task in play["tasks"]
-        if "Wait for the probe of" in task["task"]["name"]
+        if task["task"]["name"].endswith("Wait for the probe to finish")
     ]
 
 
