@@ -592,7 +592,8 @@ def build(workers: Workers, plan: Plan, pending: dict[str, list], log: Callable[
         table, rows = result
         loaded += rows
         loading -= 1
-        log(f"loaded {table} ({rows} rows in {len(pending[table])} chunks)")
+        chunks = len(pending[table])
+        log(f"loaded {table} ({rows} rows in {chunks} chunk{'s' if chunks > 1 else ''})")
         return build_indexes(table) + next_loads(1)
 
     tasks = [task for name in seed_schema.TABLE_NAMES if name not in pending for task in build_indexes(name)]
