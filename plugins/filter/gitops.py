@@ -12,8 +12,8 @@ turns that tree into a GitOps repository path for one environment:
 - Argo CD: the AppProjects, one Application per layer with a sync wave, and the
   root Application (app of apps) that manages ``argocd/`` itself;
 - Flux: a GitRepository, one Kustomization per layer chained with ``dependsOn``,
-  a root Kustomization for ``flux/`` itself, and a HelmRepository + HelmRelease
-  per chart Application, values carried over.
+  a root Kustomization for ``flux/`` itself, a HelmRepository per chart
+  repository and a HelmRelease per chart Application, values carried over.
 
 The result maps a path relative to the render directory to the object to write.
 """

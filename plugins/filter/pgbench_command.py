@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.platform.plugins.module_utils.pgbench_command import (
+    INIT_WITH_SCRIPTS,
     PgbenchCommandError,
     bench_command,
     command_options,
@@ -103,6 +104,8 @@ def pgbench_command(
     except PgbenchCommandError as exc:
         raise AnsibleFilterError(f"pgbench_command: {exc}") from exc
     if init:
+        if params["scripts"]:
+            raise AnsibleFilterError(f"pgbench_command: {INIT_WITH_SCRIPTS}")
         return init_command(pgbench, params)
     return bench_command(pgbench, params, log_prefix, script_dir)
 

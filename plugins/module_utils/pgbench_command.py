@@ -38,6 +38,7 @@ OPTION_SPEC = {
 }
 MUTUALLY_EXCLUSIVE = [("builtin", "scripts")]
 COUNTS = ("duration", "clients", "jobs", "scale")
+INIT_WITH_SCRIPTS = "init creates the pgbench tables of the built-in workloads; it cannot go with scripts"
 
 
 class PgbenchCommandError(ValueError):

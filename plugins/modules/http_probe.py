@@ -214,6 +214,11 @@ parameters:
     stop_file, stop_delay).
   returned: always
   type: dict
+msg:
+  description: In check mode with a method that is not safe to repeat, what the run would send instead.
+  returned: in check mode, when nothing was sent
+  type: str
+  sample: "would send up to 600 POST requests to http://10.0.0.7/kv (check mode: nothing sent)"
 """
 
 import http.client

@@ -81,7 +81,7 @@ options:
     default: 1
   init:
     description:
-      - Create and load the pgbench tables (C(pgbench -i -s scale)) before the run. Built-in workloads only.
+      - Create and load the pgbench tables (C(pgbench -i -q -s scale)) before the run. Built-in workloads only.
       - Drops existing pgbench tables first.
     type: bool
     default: false
@@ -213,91 +213,103 @@ command:
   sample: [/usr/bin/pgbench, -T, "300", -c, "10", -j, "2", -M, simple, -l, --log-prefix, /tmp/x/log, -b, tpcb-like]
 transactions:
   description: Successful transactions in the measured window.
-  returned: success, not in check mode
+  returned: success; in check mode only in analyse-only mode
   type: int
   sample: 184211
 tps:
   description: Successful transactions per second over the measured window.
-  returned: success, not in check mode
+  returned: success; in check mode only in analyse-only mode
   type: float
   sample: 613.9
 latency_avg_ms:
   description: Mean latency of the successful transactions, in milliseconds.
-  returned: success, not in check mode
+  returned: success; in check mode only in analyse-only mode
   type: float
   sample: 16.2
 latency_p50_ms:
   description: Median latency (nearest rank), ms. RV(latency_p95_ms), RV(latency_p99_ms) and
     RV(latency_max_ms) likewise.
-  returned: success, not in check mode
+  returned: success; in check mode only in analyse-only mode
   type: float
   sample: 12.9
 latency_p95_ms:
   description: 95th percentile latency (nearest rank), ms.
-  returned: success, not in check mode
+  returned: success; in check mode only in analyse-only mode
   type: float
   sample: 38.4
 latency_p99_ms:
   description: 99th percentile latency (nearest rank), ms.
-  returned: success, not in check mode
+  returned: success; in check mode only in analyse-only mode
   type: float
   sample: 61.0
 latency_max_ms:
   description: Slowest successful transaction, ms.
-  returned: success, not in check mode
+  returned: success; in check mode only in analyse-only mode
   type: float
   sample: 240.7
 failed_transactions:
   description: Transactions pgbench logged as failed (serialization or deadlock errors) in the window.
-  returned: success, not in check mode
+  returned: success; in check mode only in analyse-only mode
   type: int
   sample: 0
+skipped_transactions:
+  description: Transactions pgbench logged as skipped in the window. Only a run with a rate and
+    C(--latency-limit) skips any, so only logs given in analyse-only mode can hold them.
+  returned: success; in check mode only in analyse-only mode
+  type: int
+  sample: 0
+warmup_transactions:
+  description: Transactions that ended during the O(warmup), left out of every figure.
+  returned: success; in check mode only in analyse-only mode
+  type: int
+  sample: 6120
 error_rate_percent:
   description: Failed transactions as a percentage of all finished ones (failed + successful).
-  returned: success, not in check mode
+  returned: success; in check mode only in analyse-only mode
   type: float
   sample: 0.0
 window_start_epoch:
   description: Start of the measured window (load start plus warm-up), Unix time with microseconds.
     RV(window_end_epoch) is the end of the last transaction.
-  returned: success, not in check mode
+  returned: success; in check mode only in analyse-only mode
   type: float
   sample: 1735689600.123456
 window_end_epoch:
   description: End of the measured window, Unix time.
-  returned: success, not in check mode
+  returned: success; in check mode only in analyse-only mode
   type: float
   sample: 1735689900.129876
 window_start:
   description: Start of the measured window, ISO 8601 UTC. RV(window_end) likewise.
-  returned: success, not in check mode
+  returned: success; in check mode only in analyse-only mode
   type: str
   sample: "2025-01-01T00:00:00.123456Z"
 window_end:
   description: End of the measured window, ISO 8601 UTC.
-  returned: success, not in check mode
+  returned: success; in check mode only in analyse-only mode
   type: str
   sample: "2025-01-01T00:05:00.129876Z"
 window_seconds:
   description: Length of the measured window in seconds.
-  returned: success, not in check mode
+  returned: success; in check mode only in analyse-only mode
   type: float
   sample: 300.006
 timeseries:
-  description: One entry per second of the window (by transaction end) with C(second) (offset from the
-    window start), C(transactions), C(latency_p50_ms) and C(latency_p99_ms).
-  returned: success, not in check mode
+  description: One entry per second of the window in which a transaction succeeded (by transaction end; a
+    second without one, an outage, has no entry) with C(second) (offset from the window start),
+    C(transactions), C(latency_p50_ms) and C(latency_p99_ms).
+  returned: success; in check mode only in analyse-only mode
   type: list
   elements: dict
   sample: [{second: 0, transactions: 612, latency_p50_ms: 12.8, latency_p99_ms: 58.1}]
 parameters:
-  description: The run's parameters (duration, clients, jobs, rate, protocol, workload, warmup, scale).
+  description: The run's parameters (duration, clients, jobs, rate, protocol, workload, warmup, scale, init).
   returned: always
   type: dict
 pgbench_tps:
   description: The TPS pgbench itself printed (whole run, warm-up included, without connection time);
     in analyse-only mode read from O(pgbench_output), C(null) without it.
-  returned: success, not in check mode
+  returned: success; in check mode only in analyse-only mode
   type: float
   sample: 615.2
 server_version:
@@ -313,7 +325,7 @@ pgbench_version:
 log_files:
   description: The per-transaction log files kept under O(log_dir) (empty without it); in analyse-only mode
     O(log_files) as given (empty with O(log_text)).
-  returned: success, not in check mode
+  returned: success; in check mode only in analyse-only mode
   type: list
   elements: str
 """
@@ -330,6 +342,7 @@ from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.platform.plugins.module_utils.pgbench_command import (
+    INIT_WITH_SCRIPTS,
     MUTUALLY_EXCLUSIVE,
     OPTION_SPEC,
     bench_command,
@@ -385,7 +398,7 @@ def validation_errors(params: dict) -> list[str]:
     if not 0 <= params["warmup"] < params["duration"]:
         errors.append(f"warmup ({params['warmup']} s) must be at least 0 and shorter than duration")
     if params["init"] and params["scripts"]:
-        errors.append("init creates the pgbench tables of the built-in workloads; it cannot go with scripts")
+        errors.append(INIT_WITH_SCRIPTS)
     if params["init"] and analyse_only(params):
         errors.append("init runs pgbench; it cannot go with log_text or log_files (analyse-only mode)")
     errors += [

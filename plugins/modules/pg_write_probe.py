@@ -12,10 +12,12 @@ description:
   - Commits one numbered row per transaction into O(table) every O(interval) seconds for O(duration)
     seconds, the way an application writing through a failover sees the database. The table is created
     when missing; each run writes under its own RV(run_id), so runs never collide.
-  - Each row holds the run id, an C(id) from a local counter and the client's timestamp at commit time.
-  - On any error the connection is dropped and a new one is opened at the next slot, with a short
-    O(connect_timeout), until the duration ends. libpq's C(target_session_attrs=read-write) makes every
-    connection land on a primary, so with several hosts in O(login_host) the probe follows a failover.
+  - Each row holds the run id, an C(id) from a local counter and the client's timestamp when the row was
+    inserted, just before COMMIT.
+  - On an error the transaction is rolled back; a broken connection is dropped and a new one is opened at the
+    next slot, with a short O(connect_timeout), until the duration ends. libpq's
+    C(target_session_attrs=read-write) makes every connection land on a primary, so with several hosts in
+    O(login_host) the probe follows a failover.
   - A row counts as committed only when COMMIT returned. When COMMIT raised and the session survived, the
     server rolled the transaction back (RV(failed_ids)); when the connection broke during COMMIT the outcome
     is unknown (RV(uncertain_ids)) and the row is not counted as committed.
@@ -217,7 +219,8 @@ longest_gap:
     an edge of the window), with C(seconds), C(start), C(end) (ISO 8601 UTC), C(start_epoch), C(end_epoch).
   returned: success, not in check mode
   type: dict
-  sample: {seconds: 9.41, start: "2025-01-01T00:00:20.101Z", end: "2025-01-01T00:00:29.511Z"}
+  sample: {seconds: 9.41, start: "2025-01-01T00:00:20.101000Z", end: "2025-01-01T00:00:29.511000Z",
+           start_epoch: 1735689620.101, end_epoch: 1735689629.511}
 window:
   description: The measured window, same keys as RV(longest_gap).
   returned: success, not in check mode
@@ -247,6 +250,11 @@ parameters:
     stop_delay).
   returned: always
   type: dict
+msg:
+  description: In check mode, what the run would do.
+  returned: in check mode
+  type: str
+  sample: "would commit up to 6000 rows into sre_write_probe on app@10.0.0.5:5432/app (check mode: nothing written)"
 """
 
 import time

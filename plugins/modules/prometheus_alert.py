@@ -66,7 +66,8 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Reads the alerts once and returns the current state without waiting or failing.
+    description: Reads the alerts once and returns the current state without waiting; fails only when the
+      alerts API cannot be read.
 author:
   - sre.platform maintainers
 seealso:
@@ -115,12 +116,15 @@ state:
   type: str
   sample: firing
 reached:
-  description: Whether the wanted state was reached (false only in check mode).
+  description: Whether the last poll saw the wanted state. Always true when the module succeeds outside check
+    mode; false in the failure after O(timeout).
   returned: always
   type: bool
   sample: true
 pending_at:
-  description: When a poll first saw the alert pending (null if it was never seen pending).
+  description: When a poll first saw the alert pending. When the polls only ever saw it firing, Prometheus'
+    C(activeAt) (when it went pending). Null if neither, and always with O(api=alertmanager), which only
+    receives firing alerts.
   returned: always
   type: dict
   sample: {"epoch": 1767225600.5, "iso": "2026-01-01T00:00:00.500000+00:00"}

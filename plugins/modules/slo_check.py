@@ -152,7 +152,10 @@ verdicts:
       (ratio or threshold), C(source) (bench or prometheus), C(measured), C(target), C(comparison), C(unit),
       C(passed), C(status) (pass, fail or error), C(error_budget_left_percent), C(queries) (PromQL as sent)
       and C(message).
-    - Ratio objectives also have C(errors) and C(total) (the two rates), and measure the good-event percentage.
+    - Ratio objectives also have C(errors) and C(total) (the two rates) and C(errors_series_absent) (true when
+      the errors query returned no series, counted as no error), and measure the good-event percentage.
+    - An objective that could not be judged (C(status=error)) has only C(service), C(name), C(description),
+      C(kind), C(unit), C(source), C(queries), C(passed), C(status) and C(message) (the reason).
   returned: always
   type: list
   elements: dict
@@ -168,7 +171,7 @@ verdicts:
       passed: true
       status: pass
       error_budget_left_percent: 93.8
-      message: "latency-p99: 12.4 ms < 200 ms: pass (error budget left 93.8 %)"
+      message: "postgres/latency-p99: 12.4 ms < 200 ms: pass (error budget left 93.8 %)"
 breached:
   description: Names (C(service/name)) of the objectives that were judged and missed.
   returned: always
@@ -185,6 +188,11 @@ window:
   returned: always
   type: dict
   sample: {start: 1735689600.123456, end: 1735689900.129876, range: 300006ms}
+msg:
+  description: How many objectives were met; on failure, what could not be judged or was breached.
+  returned: always
+  type: str
+  sample: 2/2 objectives met
 """
 
 import json

@@ -59,7 +59,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 paths:
-  description: The absolute path of every file of O(files), in the order given.
+  description: O(dest) joined with every path of O(files) (absolute when O(dest) is), in the order given.
   returned: always
   type: list
   elements: str

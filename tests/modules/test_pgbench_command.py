@@ -8,11 +8,13 @@ PostgreSQL) must report the command the filter gives for the same options.
 from __future__ import annotations
 
 import inspect
+import re
 
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.platform.plugins.filter.pgbench_command import FilterModule
 from ansible_collections.sre.platform.plugins.module_utils.pgbench_command import (
+    INIT_WITH_SCRIPTS,
     OPTION_SPEC,
     PgbenchCommandError,
     bench_command,
@@ -129,6 +131,9 @@ def test_filter_errors_name_the_filter_and_the_reason():
         FILTER({"clients": 1, "jobs": 3})
     with pytest.raises(AnsibleFilterError, match="expects a dict of pg_bench options"):
         FILTER(["-T", "60"])
+    # pg_bench refuses init with scripts: the filter gives no command for it either.
+    with pytest.raises(AnsibleFilterError, match=re.escape(f"pgbench_command: {INIT_WITH_SCRIPTS}")):
+        FILTER({"scripts": SHOP}, init=True)
 
 
 def test_filter_is_documented_with_its_own_arguments():
