@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import subprocess
 import tarfile
 from pathlib import Path
@@ -92,3 +94,28 @@ def test_every_module_documents_its_options_examples_and_return_values(module):
     assert documented["doc"]["short_description"] and documented["doc"]["options"]
     assert yaml.load(documented["examples"], _AnsibleYamlLoader), f"{module}: EXAMPLES is empty"  # noqa: S506
     assert documented["return"], f"{module}: RETURN is empty"
+
+
+def _filters() -> dict[str, object]:
+    """Every filter the collection exposes: name -> function, from each filter plugin's FilterModule."""
+    functions = {}
+    for path in sorted((ROOT / "plugins" / "filter").glob("[!_]*.py")):
+        plugin = importlib.import_module(f"ansible_collections.sre.platform.plugins.filter.{path.stem}")
+        functions.update(plugin.FilterModule().filters())
+    return functions
+
+
+FILTERS = _filters()
+
+
+@pytest.mark.parametrize("name", sorted(FILTERS))
+def test_every_filter_documents_its_arguments_examples_and_return_value(name):
+    """ansible-doc -t filter finds the documentation (in the plugin, or a <name>.yml beside a multi-filter file);
+    its options are the function's arguments, the input first."""
+    documented = ansible_doc(f"sre.platform.{name}", "filter")
+    arguments = ["_input", *list(inspect.signature(FILTERS[name]).parameters)[1:]]
+    assert sorted(documented["doc"]["options"]) == sorted(arguments)
+    assert documented["doc"]["short_description"]
+    assert f"sre.platform.{name}" in documented["examples"], f"{name}: no example uses it"
+    assert yaml.load(documented["examples"], _AnsibleYamlLoader), f"{name}: EXAMPLES is empty"  # noqa: S506
+    assert documented["return"]["_value"]["description"]

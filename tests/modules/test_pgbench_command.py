@@ -7,7 +7,6 @@ PostgreSQL) must report the command the filter gives for the same options.
 
 from __future__ import annotations
 
-import inspect
 import re
 
 import pytest
@@ -23,7 +22,7 @@ from ansible_collections.sre.platform.plugins.module_utils.pgbench_command impor
     workload,
 )
 
-from tests.harness.ansible import ansible_doc, run_module
+from tests.harness.ansible import run_module
 from tests.harness.servers import PostgresServer
 
 SHOP = [
@@ -134,15 +133,6 @@ def test_filter_errors_name_the_filter_and_the_reason():
     # pg_bench refuses init with scripts: the filter gives no command for it either.
     with pytest.raises(AnsibleFilterError, match=re.escape(f"pgbench_command: {INIT_WITH_SCRIPTS}")):
         FILTER({"scripts": SHOP}, init=True)
-
-
-def test_filter_is_documented_with_its_own_arguments():
-    """ansible-doc reads the filter's DOCUMENTATION/EXAMPLES/RETURN; the options are the function's arguments."""
-    doc = ansible_doc("sre.platform.pgbench_command", "filter")
-    arguments = ["_input", *list(inspect.signature(FILTER).parameters)[1:]]
-    assert sorted(doc["doc"]["options"]) == sorted(arguments)
-    assert doc["return"]["_value"]["type"] == "list"
-    assert "sre.platform.pgbench_command(" in doc["examples"]
 
 
 def debug_msg(expression: str) -> dict:
