@@ -76,7 +76,7 @@ def iso_utc(epoch_us: int) -> str:
     """ISO 8601 UTC with microseconds: ``2025-01-31T12:00:00.123456Z``."""
     seconds, micros = divmod(epoch_us, 1_000_000)
     moment = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micros)
-    return moment.isoformat().replace("+00:00", "Z")
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def load_start_us(transactions: list[Transaction]) -> int:

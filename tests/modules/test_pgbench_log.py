@@ -100,3 +100,5 @@ def test_summarize_refuses_a_warmup_longer_than_the_run(tmp_path):
 
 def test_iso_utc_keeps_microseconds():
     assert iso_utc(EPOCH * 1_000_000 + 7) == "2023-11-14T22:13:20.000007Z"
+    # A whole second keeps its six digits: the format never changes with the value.
+    assert iso_utc(EPOCH * 1_000_000) == "2023-11-14T22:13:20.000000Z"

@@ -96,7 +96,7 @@ def test_moment_and_span_are_iso_utc():
     assert moment(T0 + 0.25) == "2025-01-01T00:00:00.250000Z"
     assert span(T0, T0 + 2.5) == {
         "seconds": 2.5,
-        "start": "2025-01-01T00:00:00Z",
+        "start": "2025-01-01T00:00:00.000000Z",
         "end": "2025-01-01T00:00:02.500000Z",
         "start_epoch": T0,
         "end_epoch": T0 + 2.5,
