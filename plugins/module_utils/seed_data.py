@@ -16,6 +16,7 @@ rather than a Python call per row: that is what makes a million rows cheap.
 
 from __future__ import annotations
 
+import collections
 import datetime
 import functools
 import hashlib
@@ -41,6 +42,9 @@ _RATINGS = ("1",) * 5 + ("2",) * 5 + ("3",) * 15 + ("4",) * 35 + ("5",) * 40
 _QUANTITIES = 4  # an order item holds 1 to 4 units
 # Tables whose ids other tables pick at random.
 _PICKED_IDS = ("categories", "suppliers", "warehouses", "customers", "products")
+# Their ids are kept as a list of text up to this many, above it made into text per pick (the same text: so many
+# ids never have a wheel, and both pick by remainder). It bounds a worker's memory for seeds of many millions.
+_ID_LIST_LIMIT = 1 << 19
 _SHIPPED, _DELIVERED, _PAID = "shipped", "delivered", "paid"
 # Tables whose rows use the Faker pools (names, addresses, text).
 FAKER_TABLES = frozenset({"categories", "suppliers", "warehouses", "customers", "products", "addresses", "reviews"})
@@ -138,6 +142,41 @@ def _id_texts(first: int, last: int) -> list[str]:
     return list(map(str, range(first, last + 1)))
 
 
+class _Segments:
+    """The values of ids 1..``limit``, built a segment at a time on first use; the segments used last are kept.
+
+    A worker slices them per block instead of computing them per row again, while its memory stays bounded
+    however many rows are seeded (one segment covers every id of a seed of a few million rows).
+    """
+
+    SIZE = 1 << 19
+    KEPT = 3  # a table's own ids, its parent's (cyclic) ids, and one spare
+
+    def __init__(self, build: Callable[[int, int], list], limit: int) -> None:
+        self._build, self._limit = build, limit
+        self._segments: collections.OrderedDict[int, list] = collections.OrderedDict()
+
+    def _segment(self, index: int) -> list:
+        segment = self._segments.get(index)
+        if segment is None:
+            if len(self._segments) >= self.KEPT:
+                self._segments.popitem(last=False)
+            first = index * self.SIZE + 1
+            segment = self._segments[index] = self._build(first, min(first + self.SIZE - 1, self._limit))
+        else:
+            self._segments.move_to_end(index)
+        return segment
+
+    def slice(self, start: int, stop: int) -> list:
+        """The values of ids ``start`` .. ``stop - 1``."""
+        index, offset = divmod(start - 1, self.SIZE)
+        values = self._segment(index)[offset : offset + stop - start]
+        while start + len(values) < stop:  # the ids run on into the next segment
+            index += 1
+            values += self._segment(index)[: stop - start - len(values)]
+        return values
+
+
 class SeedContext:
     """Row counts, value lists and wheels for one seed: everything a block of rows needs.
 
@@ -165,7 +204,7 @@ class SeedContext:
             digits4=[f"{number:04d}" for number in range(10_000)],
             span_hours=hours[:_SPAN_HOURS],
         )
-        self.values.update({name: _id_texts(1, counts[name]) for name in _PICKED_IDS})
+        self.values.update({name: _id_texts(1, counts[name]) for name in _PICKED_IDS if counts[name] <= _ID_LIST_LIMIT})
         self.wheels = _wheels(self.values)
         self.has_pools = False
         if pools is not None:
@@ -202,7 +241,10 @@ class SeedContext:
         wheel = self.wheels.get(values)
         if wheel is not None:
             return [wheel[word] for word in self.words(table, column, ids)]
-        population = self.values[values]
+        population = self.values.get(values)
+        if population is None:  # ids above _ID_LIST_LIMIT: the text picking from their list would give
+            size = self.counts[values]
+            return [str(word % size + 1) for word in self.words(table, column, ids, "I")]
         size = len(population)
         return [population[word % size] for word in self.words(table, column, ids, "I")]
 
@@ -236,20 +278,24 @@ class SeedContext:
         """The amount of every choice."""
         return [cents * quantity for cents in self.price_cents for quantity in range(1, _QUANTITIES + 1)]
 
-    # Every id as text and every order's hour, built once per loading worker on first use (not before the
-    # workers start, which would delay them): a block slices them instead of computing them per row again.
+    # Ids as text and orders' hours, built by each loading worker on first use (not before the workers start,
+    # which would delay them), a segment at a time.
     @functools.cached_property
-    def _id_strings(self) -> list[str]:
-        return _id_texts(1, max(self.counts.values()))
+    def _id_strings(self) -> _Segments:
+        return _Segments(_id_texts, max(self.counts.values()))
 
     @functools.cached_property
-    def _order_hours(self) -> list[int]:
+    def _order_hours(self) -> _Segments:
         orders = self.counts["orders"]
-        return [order * _SPAN_HOURS // orders for order in range(orders)]
+
+        def hours(first: int, last: int) -> list[int]:  # order o is placed (o - 1) / orders into the span
+            return [order * _SPAN_HOURS // orders for order in range(first - 1, last)]
+
+        return _Segments(hours, orders)
 
     def ids(self, ids: range) -> list[str]:
         """The ids as text."""
-        return self._id_strings[ids.start - 1 : ids.stop - 1]
+        return self._id_strings.slice(ids.start, ids.stop)
 
     def cyclic_ids(self, ids: range, modulus: int) -> list[str]:
         """``str((i - 1) % modulus + 1)`` for every id: runs of consecutive ids, a slice at a time."""
@@ -258,13 +304,13 @@ class SeedContext:
         while start < ids.stop:
             offset = (start - 1) % modulus
             run = min(ids.stop - start, modulus - offset)
-            texts += self._id_strings[offset : offset + run]
+            texts += self._id_strings.slice(offset + 1, offset + run + 1)
             start += run
         return texts
 
     def order_hours(self, ids: range) -> list[int]:
         """Hours into the span of orders ``ids``: orders are placed in id order over it, as a real shop's are."""
-        return self._order_hours[ids.start - 1 : ids.stop - 1]
+        return self._order_hours.slice(ids.start, ids.stop)
 
     def order_timestamps(self, ids: range, hours_later: int = 0) -> list[str]:
         hours = self.values["hours"]

@@ -97,6 +97,34 @@ def test_rows_depend_only_on_the_seed_and_their_ids_not_on_how_the_ids_are_split
     assert seed_data.rows(other, "customers", 1, 100) != seed_data.rows(context, "customers", 1, 100)
 
 
+def test_segmented_lookups_give_the_same_rows_with_bounded_memory(monkeypatch):
+    """Ids as text and order hours come a segment at a time, the least recently used dropped: rows stay the same
+    when the ids of a block cross segments, and a worker holds at most KEPT segments however many rows."""
+    counts = seed_schema.row_counts(60_000)
+    whole = seed_data.SeedContext(5, counts, seed_data.build_pools(5))
+    tables = ("orders", "order_items", "payments")
+    expected = {table: seed_data.rows(whole, table, 1, counts[table]) for table in tables}
+    monkeypatch.setattr(seed_data._Segments, "SIZE", 777)  # blocks of 5,000 ids cross several segments
+    monkeypatch.setattr(seed_data._Segments, "KEPT", 2)
+    segmented = seed_data.SeedContext(5, counts, seed_data.build_pools(5))
+    for table, text in expected.items():
+        assert seed_data.rows(segmented, table, 1, counts[table]) == text, table
+    assert len(segmented._id_strings._segments) == 2
+    assert segmented.ids(range(1_500, 1_560)) == [str(i) for i in range(1_500, 1_560)]
+
+
+def test_ids_of_a_large_table_are_picked_as_the_list_of_them_would_give(monkeypatch):
+    """Above _ID_LIST_LIMIT the picked ids are made into text per row instead of kept in a list: same rows."""
+    counts = seed_schema.row_counts(800_000)  # 80,000 customers: more than a wheel holds, picked by remainder
+    pools = seed_data.build_pools(5)
+    listed = seed_data.SeedContext(5, counts, pools)
+    monkeypatch.setattr(seed_data, "_ID_LIST_LIMIT", 70_000)
+    computed = seed_data.SeedContext(5, counts, pools)
+    assert "customers" in listed.values and "customers" not in computed.values
+    for table in ("orders", "reviews"):
+        assert seed_data.rows(computed, table, 1, 12_000) == seed_data.rows(listed, table, 1, 12_000), table
+
+
 def test_tables_outside_faker_tables_load_before_the_pools_are_drawn():
     counts = seed_schema.row_counts(50_000)
     bare = seed_data.SeedContext(5, counts)
