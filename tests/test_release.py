@@ -170,6 +170,7 @@ def test_rollout_updates_the_active_slot_under_the_probe(cluster, good_hasher):
         "apps_release_probe_tail": 2,
         # Every object of the release goes through the apply again: slow on a busy test machine.
         "apps_rollout_probe_duration": 90,
+        "apps_wait_timeout": 60,  # the probe must be able to outlast the rollout
     }
     run_tmp = tempfile.mkdtemp(prefix="rollout-", dir=cluster.workdir)
     run = run_playbook(
@@ -181,6 +182,24 @@ def test_rollout_updates_the_active_slot_under_the_probe(cluster, good_hasher):
     (probe,) = probe_results(run)
     assert probe["failures"] == 0 and probe["successes"] > 0
     assert probe["stopped_by"] == "stop_file"
+
+
+def test_a_rollout_whose_probe_cannot_outlast_it_is_refused_before_any_change(cluster, good_hasher):
+    before = live(cluster)
+    extra_vars = {
+        "service": SERVICE,
+        "image_tag": "v9",
+        "platform_kubeconfig": str(cluster.kubeconfig),
+        "apps_services": [SERVICE],
+        "apps_build_images": False,
+        "apps_service_urls": {SERVICE: good_hasher.url},
+        "apps_rollout_probe_duration": 60,
+        "apps_wait_timeout": 60,
+    }
+    run = run_playbook("playbooks/rollout.yml", inventory="inventories/local", extra_vars=extra_vars)
+    assert run.returncode != 0
+    assert "apps_rollout_probe_duration (60 s) must be more than apps_wait_timeout (60 s)" in run.output
+    assert live(cluster) == before
 
 
 def test_a_request_failing_during_the_flip_fails_the_release(cluster, good_hasher):
