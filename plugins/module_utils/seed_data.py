@@ -263,7 +263,32 @@ class SeedContext:
     def price_text(self) -> list[str]:
         return _money(self.price_cents)
 
-    # An item picks one of products x quantities; its text and its amount, by that index.
+    # An item picks one of products x quantities; its text and its amount, by that index: looked up in lists
+    # built once up to _ID_LIST_LIMIT choices, above it computed per item (the same values, less memory).
+    def item_texts(self, words: Iterable[int]) -> list[str]:
+        """``product\tquantity\tunit price`` of the choice each word picks."""
+        choices = self.counts["products"] * _QUANTITIES
+        if choices <= _ID_LIST_LIMIT:
+            item_text = self.item_text
+            return [item_text[word % choices] for word in words]
+        price_text = self.price_text
+        return [
+            f"{product + 1}\t{quantity + 1}\t{price_text[product]}"
+            for product, quantity in (divmod(word % choices, _QUANTITIES) for word in words)
+        ]
+
+    def item_amounts(self, words: Iterable[int]) -> list[int]:
+        """The amount in cents of the choice each word picks."""
+        choices = self.counts["products"] * _QUANTITIES
+        if choices <= _ID_LIST_LIMIT:
+            item_cents = self.item_cents
+            return [item_cents[word % choices] for word in words]
+        price_cents = self.price_cents
+        return [
+            price_cents[product] * (quantity + 1)
+            for product, quantity in (divmod(word % choices, _QUANTITIES) for word in words)
+        ]
+
     @functools.cached_property
     def item_text(self) -> list[str]:
         """``product\tquantity\tunit price`` of every choice."""
@@ -335,12 +360,11 @@ class SeedContext:
 
     def order_totals(self, ids: range) -> list[int]:
         """Cents: the sum of each order's items (items o, o + orders, o + 2 * orders, ...)."""
-        orders, items, item_cents = self.counts["orders"], self.counts["order_items"], self.item_cents
-        choices = len(item_cents)
+        orders, items = self.counts["orders"], self.counts["order_items"]
         totals = [0] * len(ids)
         for first_item in range(ids.start, items + 1, orders):
             picked = self.words("order_items", "item", range(first_item, min(first_item + len(ids), items + 1)), "I")
-            amounts = [item_cents[word % choices] for word in picked]
+            amounts = self.item_amounts(picked)
             totals[: len(amounts)] = map(operator.add, totals[: len(amounts)], amounts)
         return totals
 
@@ -500,13 +524,11 @@ def _orders(ctx: SeedContext, ids: range) -> list:
 
 
 def _order_items(ctx: SeedContext, ids: range) -> list:
-    item_text = ctx.item_text
-    choices = len(item_text)
     return [
         ctx.ids(ids),
         ctx.cyclic_ids(ids, ctx.counts["orders"]),
         # product, quantity and unit price, in one text (see SeedContext.order_totals for the same draw)
-        [item_text[word % choices] for word in ctx.words("order_items", "item", ids, "I")],
+        ctx.item_texts(ctx.words("order_items", "item", ids, "I")),
     ]
 
 

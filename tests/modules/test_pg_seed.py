@@ -113,16 +113,20 @@ def test_segmented_lookups_give_the_same_rows_with_bounded_memory(monkeypatch):
     assert segmented.ids(range(1_500, 1_560)) == [str(i) for i in range(1_500, 1_560)]
 
 
-def test_ids_of_a_large_table_are_picked_as_the_list_of_them_would_give(monkeypatch):
-    """Above _ID_LIST_LIMIT the picked ids are made into text per row instead of kept in a list: same rows."""
-    counts = seed_schema.row_counts(800_000)  # 80,000 customers: more than a wheel holds, picked by remainder
+def test_large_lookups_computed_per_row_give_what_the_lists_would(monkeypatch):
+    """Above _ID_LIST_LIMIT the picked ids and the order items' product, quantity and price are computed per row
+    instead of looked up in lists built once: the same rows."""
+    counts = seed_schema.row_counts(800_000)  # 80,000 customers (more than a wheel holds), 64,000 item choices
     pools = seed_data.build_pools(5)
     listed = seed_data.SeedContext(5, counts, pools)
-    monkeypatch.setattr(seed_data, "_ID_LIST_LIMIT", 70_000)
+    tables = ("orders", "reviews", "order_items", "payments")
+    expected = {table: seed_data.rows(listed, table, 1, 12_000) for table in tables}
+    assert "customers" in listed.values and "item_text" in vars(listed)
+    monkeypatch.setattr(seed_data, "_ID_LIST_LIMIT", 60_000)
     computed = seed_data.SeedContext(5, counts, pools)
-    assert "customers" in listed.values and "customers" not in computed.values
-    for table in ("orders", "reviews"):
-        assert seed_data.rows(computed, table, 1, 12_000) == seed_data.rows(listed, table, 1, 12_000), table
+    for table in tables:
+        assert seed_data.rows(computed, table, 1, 12_000) == expected[table], table
+    assert "customers" not in computed.values and "item_text" not in vars(computed), "no list on the per-row path"
 
 
 def test_tables_outside_faker_tables_load_before_the_pools_are_drawn():
