@@ -267,27 +267,22 @@ class SeedContext:
     # built once up to _ID_LIST_LIMIT choices, above it computed per item (the same values, less memory).
     def item_texts(self, words: Iterable[int]) -> list[str]:
         """``product\tquantity\tunit price`` of the choice each word picks."""
-        choices = self.counts["products"] * _QUANTITIES
-        if choices <= _ID_LIST_LIMIT:
-            item_text = self.item_text
-            return [item_text[word % choices] for word in words]
         price_text = self.price_text
-        return [
-            f"{product + 1}\t{quantity + 1}\t{price_text[product]}"
-            for product, quantity in (divmod(word % choices, _QUANTITIES) for word in words)
-        ]
+        return self._items(words, "item_text", lambda product, units: f"{product + 1}\t{units}\t{price_text[product]}")
 
     def item_amounts(self, words: Iterable[int]) -> list[int]:
         """The amount in cents of the choice each word picks."""
+        price_cents = self.price_cents
+        return self._items(words, "item_cents", lambda product, units: price_cents[product] * units)
+
+    def _items(self, words: Iterable[int], listed: str, compute: Callable[[int, int], object]) -> list:
+        """Each word's choice from the list ``listed``, or computed from its product index and units."""
         choices = self.counts["products"] * _QUANTITIES
         if choices <= _ID_LIST_LIMIT:
-            item_cents = self.item_cents
-            return [item_cents[word % choices] for word in words]
-        price_cents = self.price_cents
-        return [
-            price_cents[product] * (quantity + 1)
-            for product, quantity in (divmod(word % choices, _QUANTITIES) for word in words)
-        ]
+            lookup = getattr(self, listed)
+            return [lookup[word % choices] for word in words]
+        picks = (divmod(word % choices, _QUANTITIES) for word in words)
+        return [compute(product, quantity + 1) for product, quantity in picks]
 
     @functools.cached_property
     def item_text(self) -> list[str]:
