@@ -276,27 +276,18 @@ class SeedContext:
         return self._items(words, "item_cents", lambda product, units: price_cents[product] * units)
 
     def _items(self, words: Iterable[int], listed: str, compute: Callable[[int, int], object]) -> list:
-        """Each word's choice from the list ``listed``, or computed from its product index and units."""
+        """Each word's choice, ``compute(product index, units)``: from the list of every choice, made once and kept
+        as the attribute ``listed``, or per item above _ID_LIST_LIMIT choices."""
         choices = self.counts["products"] * _QUANTITIES
-        if choices <= _ID_LIST_LIMIT:
-            lookup = getattr(self, listed)
-            return [lookup[word % choices] for word in words]
-        picks = (divmod(word % choices, _QUANTITIES) for word in words)
-        return [compute(product, quantity + 1) for product, quantity in picks]
-
-    @functools.cached_property
-    def item_text(self) -> list[str]:
-        """``product\tquantity\tunit price`` of every choice."""
-        return [
-            f"{product}\t{quantity}\t{price}"
-            for product, price in enumerate(self.price_text, 1)
-            for quantity in range(1, _QUANTITIES + 1)
-        ]
-
-    @functools.cached_property
-    def item_cents(self) -> list[int]:
-        """The amount of every choice."""
-        return [cents * quantity for cents in self.price_cents for quantity in range(1, _QUANTITIES + 1)]
+        if choices > _ID_LIST_LIMIT:
+            picks = (divmod(word % choices, _QUANTITIES) for word in words)
+            return [compute(product, quantity + 1) for product, quantity in picks]
+        lookup = getattr(self, listed, None)
+        if lookup is None:
+            units = range(1, _QUANTITIES + 1)
+            lookup = [compute(product, unit) for product in range(self.counts["products"]) for unit in units]
+            setattr(self, listed, lookup)
+        return [lookup[word % choices] for word in words]
 
     # Ids as text and orders' hours, built by each loading worker on first use (not before the workers start,
     # which would delay them), a segment at a time.
