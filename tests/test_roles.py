@@ -17,17 +17,21 @@ def _defaults(role: Path) -> dict:
     return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
 
 
+def _specs(role: Path) -> dict:
+    """Entry point (main, or a tasks file the role is included by) -> its argument spec."""
+    return yaml.safe_load((role / "meta/argument_specs.yml").read_text())["argument_specs"]
+
+
 def _options(role: Path) -> dict:
-    """The options of every entry point (main, or the tasks files a role is included by)."""
-    specs = yaml.safe_load((role / "meta/argument_specs.yml").read_text())["argument_specs"]
-    return {name: spec for entry in specs.values() for name, spec in (entry.get("options") or {}).items()}
+    """The options of every entry point."""
+    return {name: spec for entry in _specs(role).values() for name, spec in (entry.get("options") or {}).items()}
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda role: role.name)
 def test_role_has_the_documented_interface(role):
     for required in ("meta/main.yml", "meta/argument_specs.yml", "README.md"):
         assert (role / required).exists(), f"{role.name}: {required} is missing"
-    specs = yaml.safe_load((role / "meta/argument_specs.yml").read_text())["argument_specs"]
+    specs = _specs(role)
     entry_points = {path.stem for path in (role / "tasks").glob("*.yml")}
     missing = set(specs) - entry_points
     assert not missing, f"{role.name}: argument_specs for tasks files that do not exist: {missing}"
