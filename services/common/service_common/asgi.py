@@ -20,7 +20,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from service_common.env import Identity, ServerSettings, server_settings_from_env
+from service_common.env import Identity, ServerSettings, identity_from_env, server_settings_from_env
 from service_common.lifecycle import Readiness, graceful
 from service_common.observability import (
     LATENCY_BUCKETS,
@@ -245,23 +245,25 @@ def serve(app, readiness: Readiness, settings: ServerSettings) -> None:
 
 
 def create_service_app(
-    identity: Identity,
-    access_log: bool,
+    service: str,
+    version: str,
     routers: list[APIRouter],
+    settings: ServerSettings | None = None,
     ready_check: ReadyCheck | None = None,
     **fastapi_options,
 ) -> FastAPI:
-    """A FastAPI application with the service's routers and the probes, metrics and
-    request logging every service has.
+    """A FastAPI application titled ``service`` with the service's routers and the
+    probes, metrics and request logging every service has.
 
-    The service's routes come before the probes: routes are tried in order, and
-    the service's own traffic is the bulk. Its handlers find ``readiness`` and
-    ``metrics`` in ``request.app.state``.
+    ``settings`` default to the environment's. The service's routes come before
+    the probes: routes are tried in order, and the service's own traffic is the
+    bulk. Its handlers find ``readiness`` and ``metrics`` in ``request.app.state``.
     """
-    app = FastAPI(version=identity.app_version, **fastapi_options)
+    settings = settings or server_settings_from_env()
+    app = FastAPI(title=service, version=version, **fastapi_options)
     app.state.readiness = Readiness()
-    app.state.metrics = HttpMetrics(identity, Registry())
-    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics, access_log=access_log)
+    app.state.metrics = HttpMetrics(identity_from_env(service, version), Registry())
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics, access_log=settings.access_log)
     for router in routers:
         app.include_router(router)
     app.include_router(probe_router(app.state.readiness, app.state.metrics, ready_check))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from service_common.asgi import FastPathRoute, create_service_app, fast_path, json_response, query_values
-from service_common.env import ServerSettings, env_str, identity_from_env, server_settings_from_env
+from service_common.env import ServerSettings, env_str
 
 from user_hasher import SERVICE, __version__
 from user_hasher.hashing import user_hash
@@ -51,14 +51,7 @@ async def hash_user(
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
-    settings = settings or server_settings_from_env()
-    app = create_service_app(
-        identity_from_env(SERVICE, __version__),
-        access_log=settings.access_log,
-        routers=[router],
-        title=SERVICE,
-        description="Salted SHA-1 hashes of user ids.",
-    )
+    app = create_service_app(SERVICE, __version__, [router], settings, description="Salted SHA-1 hashes of user ids.")
     app.state.salt = _salt_from_env()
     app.state.user_hashes_generated = app.state.metrics.counter(
         "user_hashes_generated_total", "User hashes generated since the process started."
