@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 LOOPBACK = "127.0.0.1"
@@ -350,7 +351,31 @@ class RedisServer(ManagedServer):
         return f"redis://{auth}{LOOPBACK}:{self.port}/0"
 
 
-class PrometheusServer(ManagedServer):
+class ConfiguredHttpServer(ManagedServer):
+    """A server started from one config file and ready when ``/-/ready`` answers
+    (Prometheus, Alertmanager); subclasses set ``binary``, ``config`` and their own ``flags``."""
+
+    binary: str
+    config: str
+
+    def flags(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 30.0) -> Self:
+        config_path = self.workdir / f"{self.name}.yml"
+        config_path.write_text(self.config)
+        self.spawn(
+            [self.binary, f"--config.file={config_path}", f"--web.listen-address={LOOPBACK}:{self.port}", *self.flags()]
+        )
+        wait_for_http(f"{self.url}/-/ready", timeout, self.proc)
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+
+class PrometheusServer(ConfiguredHttpServer):
     """Prometheus with a given config (scrape jobs, rule files) and fast evaluation."""
 
     def __init__(
@@ -368,28 +393,11 @@ class PrometheusServer(ManagedServer):
             f"rule_files:{rules or ' []'}\nscrape_configs: []\n"
         )
 
-    def start(self, timeout: float = 30.0, extra_args: list[str] | None = None) -> PrometheusServer:
-        config_path = self.workdir / "prometheus.yml"
-        config_path.write_text(self.config)
-        argv = [
-            self.binary,
-            f"--config.file={config_path}",
-            f"--web.listen-address={LOOPBACK}:{self.port}",
-            f"--storage.tsdb.path={self.workdir / 'data'}",
-            "--web.enable-lifecycle",
-            "--web.enable-admin-api",
-            *(extra_args or []),
-        ]
-        self.spawn(argv)
-        wait_for_http(f"{self.url}/-/ready", timeout, self.proc)
-        return self
-
-    @property
-    def url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
+    def flags(self) -> list[str]:
+        return [f"--storage.tsdb.path={self.workdir / 'data'}", "--web.enable-lifecycle", "--web.enable-admin-api"]
 
 
-class AlertmanagerServer(ManagedServer):
+class AlertmanagerServer(ConfiguredHttpServer):
     """Alertmanager in single-node mode (no gossip cluster)."""
 
     DEFAULT_CONFIG = (
@@ -402,20 +410,5 @@ class AlertmanagerServer(ManagedServer):
         self.binary = find_binary("prometheus-alertmanager", "prometheus-alertmanager")
         self.config = config or self.DEFAULT_CONFIG
 
-    def start(self, timeout: float = 30.0) -> AlertmanagerServer:
-        config_path = self.workdir / "alertmanager.yml"
-        config_path.write_text(self.config)
-        argv = [
-            self.binary,
-            f"--config.file={config_path}",
-            f"--web.listen-address={LOOPBACK}:{self.port}",
-            f"--storage.path={self.workdir / 'data'}",
-            "--cluster.listen-address=",
-        ]
-        self.spawn(argv)
-        wait_for_http(f"{self.url}/-/ready", timeout, self.proc)
-        return self
-
-    @property
-    def url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
+    def flags(self) -> list[str]:
+        return [f"--storage.path={self.workdir / 'data'}", "--cluster.listen-address="]
