@@ -21,25 +21,11 @@ def env_str(name: str, default: str = "") -> str:
 
 
 def env_int(name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name}={raw!r} is not an integer") from exc
-    return _in_range(name, value, minimum, maximum)
+    return _env_number(name, default, int, "an integer", minimum, maximum)
 
 
 def env_float(name: str, default: float, minimum: float | None = None, maximum: float | None = None) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name}={raw!r} is not a number") from exc
-    return _in_range(name, value, minimum, maximum)
+    return _env_number(name, default, float, "a number", minimum, maximum)
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -52,6 +38,17 @@ def env_bool(name: str, default: bool) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name}={raw!r} is not a boolean (true/false)")
+
+
+def _env_number(name, default, parse, kind, minimum, maximum):
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not {kind}") from exc
+    return _in_range(name, value, minimum, maximum)
 
 
 def _in_range(name, value, minimum, maximum):

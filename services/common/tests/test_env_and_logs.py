@@ -16,6 +16,7 @@ from service_common.observability import JsonFormatter, method_label, request_id
         ("PORT", "http", "PORT='http' is not an integer"),
         ("PORT", "70000", "PORT=70000 is above the maximum 65535"),
         ("SHUTDOWN_DELAY_SECONDS", "-1", "SHUTDOWN_DELAY_SECONDS=-1.0 is below the minimum 0.0"),
+        ("SHUTDOWN_DELAY_SECONDS", "5s", "SHUTDOWN_DELAY_SECONDS='5s' is not a number"),
         ("ACCESS_LOG", "maybe", "ACCESS_LOG='maybe' is not a boolean"),
     ],
 )
