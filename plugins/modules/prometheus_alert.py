@@ -127,12 +127,12 @@ pending_at:
     receives firing alerts.
   returned: always
   type: dict
-  sample: {"epoch": 1767225600.5, "iso": "2026-01-01T00:00:00.500000+00:00"}
+  sample: {"epoch": 1767225600.5, "iso": "2026-01-01T00:00:00.500000Z"}
 firing_at:
   description: When a poll first saw the alert firing (null if never).
   returned: always
   type: dict
-  sample: {"epoch": 1767225630.5, "iso": "2026-01-01T00:00:30.500000+00:00"}
+  sample: {"epoch": 1767225630.5, "iso": "2026-01-01T00:00:30.500000Z"}
 resolved_at:
   description:
     - When a poll first saw no matching alert pending or firing, after it had been seen active
@@ -144,7 +144,7 @@ active_at:
   description: When the source says the alert became active (Prometheus C(activeAt), Alertmanager C(startsAt)).
   returned: always
   type: dict
-  sample: {"epoch": 1767225600.0, "iso": "2026-01-01T00:00:00+00:00"}
+  sample: {"epoch": 1767225600.0, "iso": "2026-01-01T00:00:00.000000Z"}
 labels:
   description: Labels of the matching alert last seen (empty if none was seen).
   returned: always
@@ -184,6 +184,7 @@ from datetime import UTC, datetime
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
+from ansible_collections.sre.platform.plugins.module_utils.probe import moment
 
 API_PATHS = {"prometheus": "/api/v1/alerts", "alertmanager": "/api/v2/alerts"}
 # What each wanted state accepts as reached: an alert already firing has passed pending.
@@ -196,7 +197,7 @@ class AlertsApiError(RuntimeError):
 
 
 def timestamp(epoch: float) -> dict:
-    return {"epoch": epoch, "iso": datetime.fromtimestamp(epoch, tz=UTC).isoformat()}
+    return {"epoch": epoch, "iso": moment(epoch)}
 
 
 def parse_time(text: str | None) -> dict | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from ansible_collections.sre.platform.plugins.modules.prometheus_alert import parse_time
 
 from tests.harness.ansible import run_module
 from tests.harness.exporter import MetricsExporter, scrape_config
@@ -72,7 +73,7 @@ def test_prometheus_alert_goes_pending_firing_then_resolved(drill: DrillStack):
     assert firing["labels"] == {"alertname": "DrillAlert", "drill": "yes", "severity": "warning", "job": "exporter",
                                 "instance": drill.exporter.target}  # fmt: skip
     assert firing["annotations"]["summary"] == "Drill value is 1"
-    assert firing["firing_at"]["iso"].endswith("+00:00")
+    assert firing["firing_at"]["iso"].endswith("Z")  # ISO 8601 UTC like every module's times
     # Prometheus' own activeAt is when it went pending; 'for: 2s' separates it from firing.
     assert firing["firing_at"]["epoch"] - firing["active_at"]["epoch"] >= 1.5
     assert firing["pending_at"] is not None and firing["resolved_at"] is None
@@ -152,3 +153,22 @@ def test_pending_cannot_be_awaited_in_alertmanager():
     result = run_module(MODULE, {"url": "http://127.0.0.1:1", "api": "alertmanager", "name": "X", "state": "pending"})
     assert result["failed"] is True
     assert "state=pending needs api=prometheus" in result["msg"]
+
+
+@pytest.mark.parametrize(
+    ("text", "epoch", "iso"),
+    [
+        # Alertmanager's startsAt: nanoseconds; the result keeps microseconds.
+        ("2026-01-01T00:00:30.123456789Z", 1767225630.123456789, "2026-01-01T00:00:30.123457Z"),
+        # Prometheus' activeAt on a whole second.
+        ("2026-01-01T00:00:00Z", 1767225600.0, "2026-01-01T00:00:00.000000Z"),
+        ("", None, None),
+    ],
+)
+def test_api_times_become_epoch_and_iso_utc(text, epoch, iso):
+    parsed = parse_time(text)
+    if epoch is None:
+        assert parsed is None
+    else:
+        assert parsed["epoch"] == pytest.approx(epoch, abs=1e-6)
+        assert parsed["iso"] == iso
