@@ -73,3 +73,17 @@ def test_seed_playbook_on_a_throwaway_postgres_is_idempotent_and_torn_down(serve
     assert down.returncode == 0, down.output
     assert not _alive(pid)
     assert not server_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("seed_rows", "1e6"), ("seed_rows", 99), ("seed_seed", "x"), ("seed_jobs", -1), ("seed_schema", "Shop")],
+)
+def test_bad_seed_parameters_fail_before_any_database_starts(server_dir: Path, name: str, value):
+    extra_vars = {name: value, "local_postgres_port": free_port(), "local_postgres_dir": str(server_dir)}
+    run = run_playbook("playbooks/seed.yml", inventory="inventories/postgres", extra_vars=extra_vars)
+    assert run.returncode != 0
+    (check,) = run.task_results("Check the seed parameters")
+    assert check["failed"] is True
+    assert f"got {value}" in check["msg"] and name in check["msg"]
+    assert not server_dir.exists(), "no throwaway PostgreSQL may be started for a run that cannot seed"
