@@ -512,8 +512,8 @@ def default_jobs() -> int:
     return os.cpu_count() or 2
 
 
-def build(workers: Workers, plan: Plan, pending: dict[str, list], log: Callable[[str], None]) -> int:
-    """Load the pending tables and prepare and constrain every table as soon as it can be; return the rows loaded.
+class _BuildSchedule:
+    """What a build runs next, from what has finished: loads, indexes, keys and statistics, foreign keys.
 
     A worker that is free takes the largest table it can load (the tables that
     need the Faker pools only once they are drawn), so the workers finish at
@@ -524,84 +524,109 @@ def build(workers: Workers, plan: Plan, pending: dict[str, list], log: Callable[
     remaining loads, so the server builds and checks the tables loaded first
     while later ones still load.
     """
-    schema = plan.schema
-    to_load = sorted(pending, key=lambda name: -plan.counts[name])
-    pools: bytes | None = None
-    loading = 0
-    unbuilt = {table.name: len(seed_schema.indexes(schema, table)) for table in seed_schema.TABLES}
-    prepared: set[str] = set()
-    constrained: set[str] = set()
-    loaded = 0
 
-    def next_loads(free: int) -> list[tuple]:
+    def __init__(self, plan: Plan, pending: dict[str, list], jobs: int, log: Callable[[str], None]) -> None:
+        self.plan = plan
+        self.pending = pending
+        self.jobs = jobs
+        self.log = log
+        self.to_load = sorted(pending, key=lambda name: -plan.counts[name])
+        self.pools: bytes | None = None
+        self.loading = 0
+        self.unbuilt = {table.name: len(seed_schema.indexes(plan.schema, table)) for table in seed_schema.TABLES}
+        self.prepared: set[str] = set()
+        self.constrained: set[str] = set()
+        self.loaded = 0
+
+    def first_tasks(self) -> list[tuple]:
+        """Indexes of the tables already loaded, the Faker pools when a pending table needs them, the first loads."""
+        tasks = [task for name in seed_schema.TABLE_NAMES if name not in self.pending for task in self._indexes(name)]
+        if seed_data.FAKER_TABLES.intersection(self.pending):
+            tasks.append(("pools", self.plan.seed, "Drawing the value pools from Faker"))
+        return tasks + self._next_loads(self.jobs)
+
+    def on_result(self, task: tuple, result) -> list[tuple]:
+        """The tasks that ``task``'s end makes ready, to run ahead of those waiting."""
+        after = {
+            "pools": self._after_pools,
+            "load": self._after_load,
+            "index": self._after_index,
+            "prepare": self._after_prepare,
+            "constrain": self._after_constrain,
+        }
+        return after[task[0]](result)
+
+    def _after_pools(self, pools: bytes) -> list[tuple]:
+        self.pools = pools
+        self.log("drew the value pools from Faker")
+        return self._next_loads(self.jobs - self.loading)
+
+    def _after_load(self, result: tuple[str, int]) -> list[tuple]:
+        table, rows = result
+        self.loaded += rows
+        self.loading -= 1
+        chunks = len(self.pending[table])
+        self.log(f"loaded {table} ({rows} rows in {chunks} chunk{'s' if chunks > 1 else ''})")
+        return self._indexes(table) + self._next_loads(1)
+
+    def _after_index(self, result: tuple[str, str]) -> list[tuple]:
+        table, _ = result
+        self.unbuilt[table] -= 1
+        if self.unbuilt[table]:
+            return []
+        return [("prepare", table, f"Adding the keys of {self.plan.schema}.{table} and analyzing it")]
+
+    def _after_prepare(self, table: str) -> list[tuple]:
+        self.prepared.add(table)
+        self.log(f"created the keys and indexes of {table} and analyzed it")
+        return self._ready_to_constrain()
+
+    def _after_constrain(self, table: str) -> list[tuple]:
+        self.log(f"validated the foreign keys of {table}")
+        return []
+
+    def _next_loads(self, free: int) -> list[tuple]:
         """Up to ``free`` loads of the largest tables that can be loaded now."""
-        nonlocal loading
-        ready = [name for name in to_load if pools is not None or name not in seed_data.FAKER_TABLES][:free]
+        ready = [name for name in self.to_load if self.pools is not None or name not in seed_data.FAKER_TABLES][:free]
         for name in ready:
-            to_load.remove(name)
-        loading += len(ready)
+            self.to_load.remove(name)
+        self.loading += len(ready)
         return [
             (
                 "load",
                 name,
-                pending[name],
-                pools if name in seed_data.FAKER_TABLES else None,
-                f"Loading {schema}.{name} ({plan.counts[name]} rows)",
+                self.pending[name],
+                self.pools if name in seed_data.FAKER_TABLES else None,
+                f"Loading {self.plan.schema}.{name} ({self.plan.counts[name]} rows)",
             )
             for name in ready
         ]
 
-    def build_indexes(name: str) -> list[tuple]:
+    def _indexes(self, name: str) -> list[tuple]:
+        schema = self.plan.schema
         return [
             ("index", name, index.name, f"Creating index {index.name} of {schema}.{name}")
             for index in seed_schema.indexes(schema, seed_schema.table(name))
         ]
 
-    def ready_to_constrain() -> list[tuple]:
+    def _ready_to_constrain(self) -> list[tuple]:
         ready = [
             table.name
             for table in seed_schema.TABLES
             if table.foreign_keys
-            and table.name not in constrained
-            and prepared.issuperset([table.name, *(parent for _, parent in table.foreign_keys)])
+            and table.name not in self.constrained
+            and self.prepared.issuperset([table.name, *(parent for _, parent in table.foreign_keys)])
         ]
-        constrained.update(ready)
-        return [("constrain", name, f"Validating the foreign keys of {schema}.{name}") for name in ready]
+        self.constrained.update(ready)
+        return [("constrain", name, f"Validating the foreign keys of {self.plan.schema}.{name}") for name in ready]
 
-    def on_result(task: tuple, result) -> list[tuple]:
-        nonlocal loaded, loading, pools
-        if task[0] == "pools":
-            pools = result
-            log("drew the value pools from Faker")
-            return next_loads(workers.jobs - loading)
-        if task[0] == "constrain":
-            log(f"validated the foreign keys of {result}")
-            return []
-        if task[0] == "prepare":
-            prepared.add(result)
-            log(f"created the keys and indexes of {result} and analyzed it")
-            return ready_to_constrain()
-        if task[0] == "index":
-            table, _ = result
-            unbuilt[table] -= 1
-            return (
-                [("prepare", table, f"Adding the keys of {schema}.{table} and analyzing it")]
-                if not unbuilt[table]
-                else []
-            )
-        table, rows = result
-        loaded += rows
-        loading -= 1
-        chunks = len(pending[table])
-        log(f"loaded {table} ({rows} rows in {chunks} chunk{'s' if chunks > 1 else ''})")
-        return build_indexes(table) + next_loads(1)
 
-    tasks = [task for name in seed_schema.TABLE_NAMES if name not in pending for task in build_indexes(name)]
-    if seed_data.FAKER_TABLES.intersection(pending):
-        tasks.append(("pools", plan.seed, "Drawing the value pools from Faker"))
-    tasks += next_loads(workers.jobs)
-    workers.run(tasks, on_result)
-    return loaded
+def build(workers: Workers, plan: Plan, pending: dict[str, list], log: Callable[[str], None]) -> int:
+    """Load the pending tables and prepare and constrain every table as soon as it can be
+    (``_BuildSchedule``); return the rows loaded."""
+    schedule = _BuildSchedule(plan, pending, workers.jobs, log)
+    workers.run(schedule.first_tasks(), schedule.on_result)
+    return schedule.loaded
 
 
 def chunk_counts(conn, schema: str) -> dict[str, int]:
