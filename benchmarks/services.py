@@ -184,7 +184,7 @@ def print_table(summary: dict[str, dict]) -> None:
         )
 
 
-def main() -> int:
+def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per run (default 10)")
     parser.add_argument("--runs", type=int, default=3, help="runs per target; the median is reported (default 3)")
@@ -196,11 +196,11 @@ def main() -> int:
         type=Path,
         help="JSON results (default: benchmarks/results/services.json; with --only, none unless given)",
     )
-    args = parser.parse_args()
-    targets = selected_targets(args.only)
-    output = args.output or (None if args.only else ROOT / "benchmarks/results/services.json")
+    return parser.parse_args()
 
-    load_at_start = os.getloadavg()
+
+def measure(targets: list[Target], args: argparse.Namespace) -> dict[str, list[dict]]:
+    """wrk results per target: ``args.runs`` rounds, each target in turn, after a warm-up."""
     redis = RedisServer().start()
     servers: dict[str, AppServer] = {}
     try:
@@ -218,8 +218,15 @@ def main() -> int:
         for server in servers.values():
             server.cleanup()
         redis.cleanup()
+    return runs
 
-    summary = summarise(runs, targets)
+
+def main() -> int:
+    args = parse_arguments()
+    targets = selected_targets(args.only)
+    output = args.output or (None if args.only else ROOT / "benchmarks/results/services.json")
+    load_at_start = os.getloadavg()
+    summary = summarise(measure(targets, args), targets)
     print_table(summary)
     report = {
         "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),

@@ -35,3 +35,25 @@ def test_seed_benchmark_times_both_steps_and_judges_the_per_run_ratio(tmp_path: 
     assert report["verdict"]["ratio_within_max"] == (per_run <= report["targets"]["max_ratio"])
     # 2,000 rows: the re-run reads the manifest and counts them, far below the 2 s target.
     assert report["verdict"]["rerun_within_max"] is True
+
+
+def test_services_benchmark_compares_each_service_with_its_baseline(tmp_path: Path):
+    output = tmp_path / "services.json"
+    argv = ["--only", "user-hasher", "--duration", "1", "--runs", "2", "--connections", "4", "--output", str(output)]
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/services.py"), *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads(output.read_text())["results"]
+    hasher = results["user-hasher"]
+    baseline = results[hasher["baseline"]]
+    assert len(hasher["runs"]) == len(baseline["runs"]) == 2
+    for entry in (hasher, baseline):
+        assert entry["rps"] == statistics.median(run["rps"] for run in entry["runs"]) > 0
+        assert entry["non_2xx"] == 0
+    assert hasher["ratio_to_baseline"] == hasher["rps"] / baseline["rps"]
+    assert "user-hasher" in completed.stdout
