@@ -44,6 +44,7 @@ options:
   seed:
     description:
       - Seed of every generated value. The same seed gives the same data and the same checksums.
+      - It is recorded in a C(bigint) column, so it lies between -2^63 and 2^63 - 1.
     type: int
     default: 42
   jobs:
@@ -57,6 +58,7 @@ options:
     description:
       - Schema that holds the tables. It is dropped and recreated when the parameters change, so it must
         be used by nothing else; an existing schema that O(state=present) did not create is refused.
+      - A lower-case identifier (V([a-z_][a-z0-9_]*)) of at most 63 characters, PostgreSQL's limit.
     type: str
     default: shop
   state:
@@ -194,7 +196,7 @@ try:
 except ImportError:  # psycopg2 is missing: ensure_psycopg2() reports it
     seed_load = seed_schema = None
 
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}\Z")
 
 
 def argument_spec() -> dict:
@@ -216,10 +218,15 @@ def check_parameters(module: AnsibleModule) -> None:
         module.fail_json(
             msg=f"rows must be at least {seed_schema.MIN_ROWS} (one row per table and more), got {params['rows']}"
         )
+    if not -(2**63) <= params["seed"] < 2**63:
+        module.fail_json(msg=f"seed must fit PostgreSQL's bigint (-2^63 to 2^63 - 1), got {params['seed']}")
     if params["jobs"] < 0:
         module.fail_json(msg=f"jobs must be 0 (one per CPU) or more, got {params['jobs']}")
     if not _SCHEMA_NAME.match(params["schema"]):
-        module.fail_json(msg=f"schema must be a lower-case identifier ([a-z_][a-z0-9_]*), got {params['schema']!r}")
+        module.fail_json(
+            msg=f"schema must be a lower-case identifier of at most 63 characters ([a-z_][a-z0-9_]*), "
+            f"got {params['schema']!r}"
+        )
 
 
 def _describe(seed: int, rows: int) -> str:

@@ -360,6 +360,23 @@ def test_bad_password_fails_clearly_without_showing_the_password(postgres_server
     assert "s3cret-not-the-password" not in json.dumps(result)
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"rows": 99}, "rows must be at least 100"),
+        ({"seed": 2**63}, "seed must fit PostgreSQL's bigint"),
+        ({"jobs": -1}, "jobs must be 0 (one per CPU) or more"),
+        ({"schema": "s" * 64}, "schema must be a lower-case identifier of at most 63 characters"),
+        ({"schema": "shop\n"}, "schema must be a lower-case identifier"),
+    ],
+)
+def test_bad_parameters_fail_before_connecting(args, message):
+    # No server listens on the port: the parameters are refused before any connection is tried.
+    result = run_module("sre.platform.pg_seed", {"login_port": free_port(), "login_password": "x", **args})
+    assert result["failed"] is True
+    assert result["msg"].startswith(message), result["msg"]
+
+
 def test_unreachable_server_fails_clearly():
     args = {"login_host": "127.0.0.1", "login_port": free_port(), "login_password": "x", "rows": ROWS}
     result = run_module("sre.platform.pg_seed", args)
