@@ -248,6 +248,7 @@ def create_service_app(
     service: str,
     version: str,
     routers: list[APIRouter],
+    *,
     settings: ServerSettings | None = None,
     ready_check: ReadyCheck | None = None,
     **fastapi_options,
@@ -255,7 +256,8 @@ def create_service_app(
     """A FastAPI application titled ``service`` with the service's routers and the
     probes, metrics and request logging every service has.
 
-    ``settings`` default to the environment's. The service's routes come before
+    ``settings`` default to the environment's; ``fastapi_options`` go to FastAPI
+    (a description, for example; the title and version are set here). The service's routes come before
     the probes: routes are tried in order, and the service's own traffic is the
     bulk. Its handlers find ``readiness`` and ``metrics`` in ``request.app.state``.
     """

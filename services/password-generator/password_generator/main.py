@@ -15,7 +15,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         SERVICE,
         __version__,
         [router],
-        settings,
+        settings=settings,
         description="Generates passwords with exact numbers of special characters and digits (CSPRNG).",
     )
     app.state.passwords_generated = app.state.metrics.counter(

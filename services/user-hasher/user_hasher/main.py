@@ -51,7 +51,9 @@ async def hash_user(
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
-    app = create_service_app(SERVICE, __version__, [router], settings, description="Salted SHA-1 hashes of user ids.")
+    app = create_service_app(
+        SERVICE, __version__, [router], settings=settings, description="Salted SHA-1 hashes of user ids."
+    )
     app.state.salt = _salt_from_env()
     app.state.user_hashes_generated = app.state.metrics.counter(
         "user_hashes_generated_total", "User hashes generated since the process started."
