@@ -7,6 +7,7 @@ import json
 import re
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.sre.platform.plugins.module_utils.probe import moment
 
 
 def manifest_filename(obj: dict) -> str:
@@ -110,6 +111,15 @@ def lb_address_range(subnet: str, size: int = 50, offset_from_end: int = 55) -> 
     return f"{first}-{last}"
 
 
+def iso_utc(epoch) -> str:
+    """A Unix time in seconds as the modules write times: ISO 8601 UTC with microseconds and a trailing Z."""
+    try:
+        seconds = float(epoch)
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError(f"iso_utc: not a Unix time in seconds: {epoch!r}") from exc
+    return moment(seconds)
+
+
 class FilterModule:
     """sre.platform filters."""
 
@@ -119,4 +129,5 @@ class FilterModule:
             "apply_batches": apply_batches,
             "apply_errors": apply_errors,
             "lb_address_range": lb_address_range,
+            "iso_utc": iso_utc,
         }

@@ -162,7 +162,7 @@ longest_failure_gap:
     C(start), C(end) (ISO 8601 UTC), C(start_epoch) and C(end_epoch). Zero and null when nothing failed.
   returned: success, unless check mode skipped the requests
   type: dict
-  sample: {attempts: 10, seconds: 0.5, start: "2025-01-01T00:00:10Z", end: "2025-01-01T00:00:10.500000Z"}
+  sample: {attempts: 10, seconds: 0.5, start: "2025-01-01T00:00:10.000000Z", end: "2025-01-01T00:00:10.500000Z"}
 longest_gap:
   description: The longest stretch of the window without a successful answer (between two successes, or
     from an edge of the window), same keys as RV(window).
