@@ -11,19 +11,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_seed_benchmark_times_both_steps_and_judges_the_per_run_ratio(tmp_path: Path):
-    output = tmp_path / "seed.json"
-    argv = ["--runs", "2", "--rows", "2000", "--scale", "1", "--output", str(output)]
+def run_benchmark(script: str, output: Path, *argv: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run ``benchmarks/<script>`` with ``argv``; its completed process and the JSON it wrote to ``output``."""
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks/seed.py"), *argv],
+        [sys.executable, str(ROOT / "benchmarks" / script), *argv, "--output", str(output)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed, json.loads(output.read_text())
+
+
+def test_seed_benchmark_times_both_steps_and_judges_the_per_run_ratio(tmp_path: Path):
+    argv = ["--runs", "2", "--rows", "2000", "--scale", "1"]
+    completed, report = run_benchmark("seed.py", tmp_path / "seed.json", *argv)
     assert "pgbench -i -s 1 " in completed.stdout
-    report = json.loads(output.read_text())
     runs = report["runs"]
     assert len(runs) == 2
     for run in runs:
@@ -38,17 +42,9 @@ def test_seed_benchmark_times_both_steps_and_judges_the_per_run_ratio(tmp_path: 
 
 
 def test_services_benchmark_compares_each_service_with_its_baseline(tmp_path: Path):
-    output = tmp_path / "services.json"
-    argv = ["--only", "user-hasher", "--duration", "1", "--runs", "2", "--connections", "4", "--output", str(output)]
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks/services.py"), *argv],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    results = json.loads(output.read_text())["results"]
+    argv = ["--only", "user-hasher", "--duration", "1", "--runs", "2", "--connections", "4"]
+    completed, report = run_benchmark("services.py", tmp_path / "services.json", *argv)
+    results = report["results"]
     hasher = results["user-hasher"]
     baseline = results[hasher["baseline"]]
     assert len(hasher["runs"]) == len(baseline["runs"]) == 2
