@@ -7,7 +7,7 @@ import json
 import re
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.sre.platform.plugins.module_utils.probe import moment
+from ansible_collections.sre.platform.plugins.module_utils import timestamps
 
 
 def manifest_filename(obj: dict) -> str:
@@ -117,7 +117,7 @@ def iso_utc(epoch) -> str:
         seconds = float(epoch)
     except (TypeError, ValueError) as exc:
         raise AnsibleFilterError(f"iso_utc: not a Unix time in seconds: {epoch!r}") from exc
-    return moment(seconds)
+    return timestamps.iso_utc(seconds)
 
 
 class FilterModule:

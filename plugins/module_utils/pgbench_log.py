@@ -15,10 +15,10 @@ dropped from every figure.
 from __future__ import annotations
 
 import glob
-from datetime import UTC, datetime
 from typing import NamedTuple
 
 from ansible_collections.sre.platform.plugins.module_utils.stats import latency_summary_ms, nearest_rank
+from ansible_collections.sre.platform.plugins.module_utils.timestamps import iso_utc_us
 
 OUTCOMES = ("failed", "skipped")
 
@@ -72,13 +72,6 @@ def read_logs(paths: list[str]) -> list[Transaction]:
     return transactions
 
 
-def iso_utc(epoch_us: int) -> str:
-    """ISO 8601 UTC with microseconds: ``2025-01-31T12:00:00.123456Z``."""
-    seconds, micros = divmod(epoch_us, 1_000_000)
-    moment = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micros)
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 def load_start_us(transactions: list[Transaction]) -> int:
     """When the load began: the earliest transaction start (a failed one only has its end)."""
     return min(t.end_us - (t.latency_us or 0) for t in transactions)
@@ -108,8 +101,8 @@ def _window(start_us: int, end_us: int) -> dict:
     return {
         "window_start_epoch": start_us / 1_000_000,
         "window_end_epoch": end_us / 1_000_000,
-        "window_start": iso_utc(start_us),
-        "window_end": iso_utc(end_us),
+        "window_start": iso_utc_us(start_us),
+        "window_end": iso_utc_us(end_us),
         "window_seconds": (end_us - start_us) / 1_000_000,
     }
 

@@ -9,7 +9,7 @@ Shared by ``pg_write_probe`` and ``http_probe`` so both drills judge availabilit
   checked by ``stop_file_errors`` (documented by the ``sre.platform.probe_stop`` doc fragment);
 - ``longest_gap(times, start, end)``: the longest stretch of the window without a success;
 - ``longest_failure_run(attempts, end)``: the longest run of consecutive failed attempts and how long it lasted;
-- ``moment(epoch)`` and ``span(start, end)``: ISO 8601 UTC timestamps for reports (the window, a gap);
+- ``span(start, end)``: a stretch of time for reports (the window, a gap), its ends in ISO 8601 UTC;
 - ``tally(messages)``: how often each error message occurred, bounded so a long outage stays readable.
 """
 
@@ -21,7 +21,7 @@ import os
 import time
 from collections import Counter
 
-from ansible_collections.sre.platform.plugins.module_utils.pgbench_log import iso_utc
+from ansible_collections.sre.platform.plugins.module_utils.timestamps import iso_utc
 
 # Options of the modules that take a StopFile (doc fragment sre.platform.probe_stop).
 STOP_FILE_ARGUMENT_SPEC = {
@@ -119,17 +119,12 @@ def stop_file_errors(params: dict) -> list[str]:
     return [f"stop_delay must not be negative, got {params['stop_delay']}"] if params["stop_delay"] < 0 else []
 
 
-def moment(epoch: float) -> str:
-    """ISO 8601 UTC with microseconds for a Unix time in seconds."""
-    return iso_utc(round(epoch * 1_000_000))
-
-
 def span(start: float, end: float) -> dict:
     """A stretch of time: ``seconds``, ``start``/``end`` (ISO 8601 UTC) and ``start_epoch``/``end_epoch``."""
     return {
         "seconds": end - start,
-        "start": moment(start),
-        "end": moment(end),
+        "start": iso_utc(start),
+        "end": iso_utc(end),
         "start_epoch": start,
         "end_epoch": end,
     }

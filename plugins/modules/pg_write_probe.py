@@ -274,11 +274,11 @@ from ansible_collections.sre.platform.plugins.module_utils.probe import (
     Pacer,
     StopFile,
     longest_gap,
-    moment,
     span,
     stop_file_errors,
     tally,
 )
+from ansible_collections.sre.platform.plugins.module_utils.timestamps import iso_utc
 
 try:
     import psycopg2
@@ -437,8 +437,8 @@ class WriteProbe:
             "failed_ids": self.failed_ids,
             "uncertain": len(self.uncertain_ids),
             "uncertain_ids": self.uncertain_ids,
-            "first_commit": moment(commits[0]) if commits else None,
-            "last_commit": moment(commits[-1]) if commits else None,
+            "first_commit": iso_utc(commits[0]) if commits else None,
+            "last_commit": iso_utc(commits[-1]) if commits else None,
             "longest_gap": longest_gap(commits, pacer.start, pacer.end),
             "window": span(pacer.start, pacer.end),
             "stopped_by": pacer.stop.stopped_by,

@@ -184,7 +184,7 @@ from datetime import UTC, datetime
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
-from ansible_collections.sre.platform.plugins.module_utils.probe import moment
+from ansible_collections.sre.platform.plugins.module_utils.timestamps import iso_utc
 
 API_PATHS = {"prometheus": "/api/v1/alerts", "alertmanager": "/api/v2/alerts"}
 # What each wanted state accepts as reached: an alert already firing has passed pending.
@@ -197,7 +197,7 @@ class AlertsApiError(RuntimeError):
 
 
 def timestamp(epoch: float) -> dict:
-    return {"epoch": epoch, "iso": moment(epoch)}
+    return {"epoch": epoch, "iso": iso_utc(epoch)}
 
 
 def parse_time(text: str | None) -> dict | None:

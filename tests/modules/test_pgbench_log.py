@@ -6,7 +6,6 @@ import pytest
 from ansible_collections.sre.platform.plugins.module_utils.pgbench_log import (
     PgbenchLogError,
     Transaction,
-    iso_utc,
     log_files,
     parse_line,
     read_logs,
@@ -96,9 +95,3 @@ def test_summarize_drops_the_warmup(tmp_path):
 def test_summarize_refuses_a_warmup_longer_than_the_run(tmp_path):
     with pytest.raises(PgbenchLogError, match="longer than the warm-up"):
         summarize(_run(tmp_path), warmup_s=10)
-
-
-def test_iso_utc_keeps_microseconds():
-    assert iso_utc(EPOCH * 1_000_000 + 7) == "2023-11-14T22:13:20.000007Z"
-    # A whole second keeps its six digits: the format never changes with the value.
-    assert iso_utc(EPOCH * 1_000_000) == "2023-11-14T22:13:20.000000Z"
