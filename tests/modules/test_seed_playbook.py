@@ -93,7 +93,7 @@ def test_bad_seed_parameters_fail_before_any_database_starts(server_dir: Path, n
     extra_vars = {name: value, "local_postgres_port": free_port(), "local_postgres_dir": str(server_dir)}
     run = run_playbook("playbooks/seed.yml", inventory="inventories/postgres", extra_vars=extra_vars)
     assert run.returncode != 0
-    (check,) = run.task_results("Check the seed parameters")
+    (check,) = run.task_results("Check the parameters")
     failed = {item["item"]["name"]: item["msg"] for item in check["results"] if item.get("failed")}
     assert list(failed) == [name], "exactly the bad variable is named"
     assert failed[name].startswith(f"Invalid {name}: need ") and failed[name].endswith(f"got {value}")
