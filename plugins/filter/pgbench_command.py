@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.platform.plugins.module_utils.pgbench_command import (
     INIT_WITH_SCRIPTS,
@@ -89,6 +91,19 @@ _value:
 """
 
 
+def _plain(value):
+    """Plain dicts and lists, every nested template resolved here, in the play's context.
+
+    The argument spec validator copies what it gets; a template still pending inside (a script path
+    such as ``{{ root }}/files/pgbench/x.sql``) would be resolved in the copy, where filters fail to load.
+    """
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
 def pgbench_command(
     options: dict,
     pgbench: str = "pgbench",
@@ -100,7 +115,7 @@ def pgbench_command(
     if not isinstance(options, dict):
         raise AnsibleFilterError(f"pgbench_command: expects a dict of pg_bench options, got {options!r}")
     try:
-        params = command_options(dict(options))
+        params = command_options(_plain(options))
     except PgbenchCommandError as exc:
         raise AnsibleFilterError(f"pgbench_command: {exc}") from exc
     if init:

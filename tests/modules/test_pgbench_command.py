@@ -22,7 +22,7 @@ from ansible_collections.sre.platform.plugins.module_utils.pgbench_command impor
     workload,
 )
 
-from tests.harness.ansible import run_module
+from tests.harness.ansible import run_module, run_playbook
 from tests.harness.servers import PostgresServer
 
 SHOP = [
@@ -154,6 +154,34 @@ def test_filter_through_ansible_matches_the_builder_and_quotes_for_a_shell():
     refused = debug_msg("{'builtin': 'tpcc'} | sre.platform.pgbench_command")
     assert refused["failed"] is True
     assert "pgbench_command: value of builtin must be one of" in refused["msg"]
+
+
+def test_filter_resolves_templates_inside_the_options(tmp_path):
+    """A script path that is itself a template using a filter, as bench.yml's are (it used to fail to load)."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        """\
+- hosts: localhost
+  gather_facts: false
+  vars:
+    root: "{{ '/repo/files' | dirname }}"
+    options: {duration: 5, scripts: [{path: "{{ root }}/x.sql", weight: 2}]}
+  tasks:
+    - name: Build
+      ansible.builtin.set_fact:
+        argv: "{{ options | sre.platform.pgbench_command(script_dir='/scripts') }}"
+"""
+    )
+    run = run_playbook(str(playbook))
+    assert run.returncode == 0, run.output
+    (built,) = run.task_results("Build")
+    expected = bench_command(
+        "pgbench",
+        command_options({"duration": 5, "scripts": [{"path": "/repo/x.sql", "weight": 2}]}),
+        "pgbench_log",
+        "/scripts",
+    )
+    assert built["ansible_facts"]["argv"] == expected
 
 
 def test_pg_bench_reports_the_command_the_filter_builds(postgres_server: PostgresServer, tmp_path):
