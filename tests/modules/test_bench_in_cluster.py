@@ -147,7 +147,9 @@ def cluster(kube_api, postgres_server: PostgresServer) -> KubeEmulatorServer:
     return kube_api
 
 
-def bench_in_cluster(kube: KubeEmulatorServer, database: str, reports: Path, **variables) -> PlaybookRun:
+def bench_in_cluster(
+    kube: KubeEmulatorServer, database: str, reports: Path, *, check: bool = False, **variables
+) -> PlaybookRun:
     """bench.yml on the aws inventory (the database is not exposed there), against the emulator."""
     extra_vars = {
         "platform_kubeconfig": str(kube.kubeconfig),
@@ -164,6 +166,7 @@ def bench_in_cluster(kube: KubeEmulatorServer, database: str, reports: Path, **v
         "playbooks/bench.yml",
         inventory="inventories/aws/dev",
         extra_vars=extra_vars,
+        check=check,
         env={"TMPDIR": run_tmp, "KUBECONFIG": str(kube.kubeconfig)},
     )
 
@@ -278,3 +281,16 @@ def test_a_failed_pgbench_fails_the_play_at_once_with_its_error(cluster, postgre
     assert f"The benchmark Job {NAMESPACE}/{JOB} failed: pgbench itself failed" in failure["msg"]
     assert "does not exist" in failure["msg"] and "--- pgbench failed, exit code" in failure["msg"]
     assert not (tmp_path / "reports" / "performance-report.md").exists()
+
+
+def test_check_mode_names_the_jobs_command_and_creates_nothing(cluster, postgres_server, tmp_path):
+    database = postgres_server.createdb(f"job_{uuid.uuid4().hex[:8]}")
+    run = bench_in_cluster(cluster, database, tmp_path / "reports", check=True, bench_script="select-only")
+    assert run.returncode == 0, run.output
+    (said,) = run.task_results("Say what a real run would run")
+    params = {"duration": 4, "clients": 2, "jobs": 2, "protocol": "prepared", "rate": None, "scale": 10}
+    run_argv = bench_command("pgbench", {**params, "scripts": [], "builtin": "select-only"}, LOG_PREFIX)
+    expected = f"{shlex.join(init_command('pgbench', params))} && {shlex.join(run_argv)}"
+    assert said["msg"] == f"Check mode, nothing ran. A real run runs: in the Job {NAMESPACE}/{JOB}: {expected}"
+    assert cluster.get("batch/v1", "Job", JOB, NAMESPACE) is None
+    assert not (tmp_path / "reports").exists()

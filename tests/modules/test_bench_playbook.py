@@ -102,3 +102,34 @@ def test_bad_bench_parameters_fail_before_any_database_starts(tmp_path, name: st
     assert list(failed) == [name], "exactly the bad variable is named"
     assert failed[name].startswith(f"Invalid {name}: need ") and failed[name].endswith(f"got {value}")
     assert not server_dir.exists(), "no database may be seeded or started for a benchmark that cannot run"
+
+
+def test_check_mode_says_what_pgbench_would_run_and_writes_nothing(postgres_server: PostgresServer, tmp_path):
+    extra_vars = {
+        "pg_host": "127.0.0.1",
+        "pg_port": postgres_server.port,
+        "pg_password": postgres_server.password,
+        "pg_database": postgres_server.createdb("bench_check"),
+        "bench_duration": 3,
+        "bench_script": "select-only",
+        "bench_report_dir": str(tmp_path / "reports"),
+    }
+    run = run_playbook("playbooks/bench.yml", inventory="inventories/postgres", extra_vars=extra_vars, check=True)
+    assert run.returncode == 0, run.output
+    (said,) = run.task_results("Say what a real run would run")
+    assert said["msg"].startswith("Check mode, nothing ran. A real run runs: ")
+    assert " -T 3 -c 10 -j 2 -M prepared " in said["msg"] and said["msg"].endswith(" -b select-only")
+    assert not (tmp_path / "reports").exists()
+    assert postgres_server.password not in run.output
+
+
+def test_check_mode_without_a_running_throwaway_postgres_writes_nothing(tmp_path):
+    server_dir = tmp_path / "pg"
+    extra_vars = {"local_postgres_port": free_port(), "local_postgres_dir": str(server_dir)}
+    run = run_playbook("playbooks/bench.yml", inventory="inventories/postgres", extra_vars=extra_vars, check=True)
+    assert run.returncode == 0, run.output
+    said = run.task_results("Say what a real run would do first")
+    assert len(said) == 2, "the seed play and the benchmark play each stop there"
+    assert "the throwaway PostgreSQL does not run" in said[0]["msg"]
+    assert not run.task_results("Load the shop schema") and not run.task_results("Run pgbench")
+    assert not server_dir.exists(), "check mode may not create the server's directory or password"
