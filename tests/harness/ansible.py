@@ -192,6 +192,11 @@ class PlaybookRun:
             if task["task"]["name"] == task_name and host in task["hosts"]
         ]
 
+    def refused_parameters(self) -> dict[str, str]:
+        """The variables playbooks/tasks/check_parameters.yml refused, each with its message, in check order."""
+        (check,) = self.task_results("Check the parameters")
+        return {item["item"]["name"]: item["msg"] for item in check["results"] if item.get("failed")}
+
 
 def run_playbook(
     playbook: str,

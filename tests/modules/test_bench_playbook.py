@@ -76,34 +76,6 @@ def test_bench_playbook_fails_on_a_breach_after_writing_the_report(postgres_serv
     assert postgres_server.password not in run.output
 
 
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("bench_duration", "30s"),
-        ("bench_duration", 1),
-        ("bench_warmup", -1),
-        ("bench_clients", 0),
-        ("bench_jobs", 11),  # more threads than the 10 default clients
-        ("bench_rate", "fast"),
-        ("bench_protocol", "http"),
-        ("bench_script", "tpcb"),
-        ("bench_scale", 0),
-        ("bench_fail_on_breach", "maybe"),
-        ("bench_seed", "sometimes"),
-    ],
-)
-def test_bad_bench_parameters_fail_before_any_database_starts(tmp_path, name: str, value):
-    server_dir = tmp_path / "pg"
-    extra_vars = {name: value, "local_postgres_port": free_port(), "local_postgres_dir": str(server_dir)}
-    run = run_playbook("playbooks/bench.yml", inventory="inventories/postgres", extra_vars=extra_vars)
-    assert run.returncode != 0
-    (check,) = run.task_results("Check the parameters")
-    failed = {item["item"]["name"]: item["msg"] for item in check["results"] if item.get("failed")}
-    assert list(failed) == [name], "exactly the bad variable is named"
-    assert failed[name].startswith(f"Invalid {name}: need ") and failed[name].endswith(f"got {value}")
-    assert not server_dir.exists(), "no database may be seeded or started for a benchmark that cannot run"
-
-
 def test_check_mode_says_what_pgbench_would_run_and_writes_nothing(postgres_server: PostgresServer, tmp_path):
     extra_vars = {
         "pg_host": "127.0.0.1",
