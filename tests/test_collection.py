@@ -96,24 +96,27 @@ def test_every_module_documents_its_options_examples_and_return_values(module):
     assert documented["return"], f"{module}: RETURN is empty"
 
 
-def _filters() -> dict[str, object]:
-    """Every filter the collection exposes: name -> function, from each filter plugin's FilterModule."""
+def _jinja_plugins() -> dict[tuple[str, str], object]:
+    """Every filter and test the collection exposes: (type, name) -> function, from each plugin file."""
     functions = {}
-    for path in sorted((ROOT / "plugins" / "filter").glob("[!_]*.py")):
-        plugin = importlib.import_module(f"ansible_collections.sre.platform.plugins.filter.{path.stem}")
-        functions.update(plugin.FilterModule().filters())
+    for plugin_type, entry in (("filter", "FilterModule"), ("test", "TestModule")):
+        for path in sorted((ROOT / "plugins" / plugin_type).glob("[!_]*.py")):
+            plugin = importlib.import_module(f"ansible_collections.sre.platform.plugins.{plugin_type}.{path.stem}")
+            found = getattr(plugin, entry)()
+            named = found.filters() if plugin_type == "filter" else found.tests()
+            functions.update({(plugin_type, name): function for name, function in named.items()})
     return functions
 
 
-FILTERS = _filters()
+JINJA_PLUGINS = _jinja_plugins()
 
 
-@pytest.mark.parametrize("name", sorted(FILTERS))
-def test_every_filter_documents_its_arguments_examples_and_return_value(name):
-    """ansible-doc -t filter finds the documentation (in the plugin, or a <name>.yml beside a multi-filter file);
-    its options are the function's arguments, the input first."""
-    documented = ansible_doc(f"sre.platform.{name}", "filter")
-    arguments = ["_input", *list(inspect.signature(FILTERS[name]).parameters)[1:]]
+@pytest.mark.parametrize(("plugin_type", "name"), sorted(JINJA_PLUGINS))
+def test_every_filter_and_test_documents_its_arguments_examples_and_return_value(plugin_type, name):
+    """ansible-doc -t filter|test finds the documentation (in the plugin, or a <name>.yml beside a multi-plugin
+    file); its options are the function's arguments, the input first."""
+    documented = ansible_doc(f"sre.platform.{name}", plugin_type)
+    arguments = ["_input", *list(inspect.signature(JINJA_PLUGINS[plugin_type, name]).parameters)[1:]]
     assert sorted(documented["doc"]["options"]) == sorted(arguments)
     assert documented["doc"]["short_description"]
     assert f"sre.platform.{name}" in documented["examples"], f"{name}: no example uses it"

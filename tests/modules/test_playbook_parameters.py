@@ -1,4 +1,9 @@
-"""seed.yml and bench.yml check their parameters first: a bad value fails at once, naming only its variable."""
+"""Playbooks check their parameters first: a bad value fails at once, naming only its variable.
+
+seed.yml and bench.yml run on inventories/postgres, where no throwaway PostgreSQL may be started; the drills
+and the load test run on inventories/local with a kubeconfig that does not exist, so the check must come
+before anything reads the cluster.
+"""
 
 from __future__ import annotations
 
@@ -33,14 +38,52 @@ BENCH = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("playbook", "name", "value"),
-    [("playbooks/seed.yml", *case) for case in SEED] + [("playbooks/bench.yml", *case) for case in BENCH],
+FAILOVER_DRILL = [
+    ("drill_mode", "zone"),
+    ("drill_warmup", "10s"),
+    ("drill_duration", 10),  # not above the default warm-up of 10 s
+    ("drill_tail", "abc"),
+    ("drill_interval", 0),
+    ("drill_max_gap", "-1"),
+    ("drill_failover_timeout", "3m"),
+    ("drill_verify_timeout", 0),
+]
+ALERT_DRILL = [
+    ("drill_alert", "cpu"),
+    ("drill_fire_timeout", 0),
+    ("drill_resolve_timeout", "10m"),
+    ("drill_write_duration", -5),
+    ("drill_disk_fill_percent", 80),
+    ("drill_disk_fill_percent", 100),
+    ("drill_disk_max_fill_mib", "2G"),
+]
+LOAD = [
+    ("load_service", "kv_store"),
+    ("load_duration", "3m"),
+    ("load_connections", 0),
+    ("load_sample_interval", 0.5),
+    ("load_cooldown", -1),
+    ("load_path", "user_hash"),
+]
+CASES = (
+    [("seed", *case) for case in SEED]
+    + [("bench", *case) for case in BENCH]
+    + [("failover_drill", *case) for case in FAILOVER_DRILL]
+    + [("alert_drill", *case) for case in ALERT_DRILL]
+    + [("load", *case) for case in LOAD]
 )
-def test_a_bad_parameter_fails_before_any_database_starts(tmp_path, playbook: str, name: str, value):
+
+
+@pytest.mark.parametrize(("playbook", "name", "value"), CASES)
+def test_a_bad_parameter_fails_before_anything_starts(tmp_path, playbook: str, name: str, value):
     server_dir = tmp_path / "pg"
-    extra_vars = {name: value, "local_postgres_port": free_port(), "local_postgres_dir": str(server_dir)}
-    run = run_playbook(playbook, inventory="inventories/postgres", extra_vars=extra_vars)
+    if playbook in ("seed", "bench"):
+        inventory = "inventories/postgres"
+        extra_vars = {"local_postgres_port": free_port(), "local_postgres_dir": str(server_dir)}
+    else:
+        inventory = "inventories/local"
+        extra_vars = {"platform_kubeconfig": str(tmp_path / "no-cluster")}
+    run = run_playbook(f"playbooks/{playbook}.yml", inventory=inventory, extra_vars={**extra_vars, name: value})
     assert run.returncode != 0
     refused = run.refused_parameters()
     assert list(refused) == [name], "exactly the bad variable is named"

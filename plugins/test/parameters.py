@@ -1,0 +1,45 @@
+"""Tests for playbook parameters: numbers given with -e arrive as text, and ``| int`` turns a typo into 0.
+
+``value is sre.platform.integer(minimum=1)`` and ``value is sre.platform.number(greater_than=0)`` accept a
+number or the text of one, and nothing else: no ``30s``, no trailing newline, no ``1e6``, no booleans.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+INTEGER_TEXT = re.compile(r"-?[0-9]+")
+NUMBER_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def _as_number(value, text_form: re.Pattern, kinds: tuple[type, ...]):
+    """The value as a number when it is one of ``kinds`` or text in ``text_form``; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, kinds):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str) and text_form.fullmatch(value):
+        return float(value) if "." in value else int(value)
+    return None
+
+
+def integer(value, minimum: int | None = None, maximum: int | None = None) -> bool:
+    """A whole number, or its text, within [minimum, maximum] (either bound may be left out)."""
+    number = _as_number(value, INTEGER_TEXT, (int,))
+    return number is not None and (minimum is None or number >= minimum) and (maximum is None or number <= maximum)
+
+
+def number(value, minimum: float | None = None, greater_than: float | None = None) -> bool:
+    """A finite number, or its text (digits, an optional fraction), at least ``minimum``, above ``greater_than``."""
+    found = _as_number(value, NUMBER_TEXT, (int, float))
+    return (
+        found is not None and (minimum is None or found >= minimum) and (greater_than is None or found > greater_than)
+    )
+
+
+class TestModule:
+    """sre.platform tests."""
+
+    def tests(self) -> dict:
+        return {"integer": integer, "number": number}
