@@ -22,6 +22,7 @@ SEED = [
     ("seed_schema", "Shop"),
     ("seed_schema", "s" * 64),
     ("seed_schema", 5),
+    ("seed_state", "dropped"),
 ]
 BENCH = [
     ("bench_duration", "30s"),

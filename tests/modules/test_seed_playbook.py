@@ -69,6 +69,18 @@ def test_seed_playbook_on_a_throwaway_postgres_is_idempotent_and_torn_down(serve
     assert second.stats()["changed"] == 0, second.output
     assert second.task_results("Load the shop schema")[0]["operation"] == "none"
 
+    dropped = run_playbook(
+        "playbooks/seed.yml", inventory="inventories/postgres", extra_vars={**extra_vars, "seed_state": "absent"}
+    )
+    assert dropped.returncode == 0, dropped.output
+    result = dropped.task_results("Load the shop schema")[0]
+    assert (result["changed"], result["operation"], result["total_rows"]) == (True, "drop", 0)
+    again = run_playbook(
+        "playbooks/seed.yml", inventory="inventories/postgres", extra_vars={**extra_vars, "seed_state": "absent"}
+    )
+    assert again.stats()["changed"] == 0, again.output
+    assert again.task_results("Load the shop schema")[0]["reason"] == "schema is absent"
+
     down = run_playbook("playbooks/local_postgres_down.yml", inventory="inventories/postgres", extra_vars=extra_vars)
     assert down.returncode == 0, down.output
     assert not _alive(pid)
