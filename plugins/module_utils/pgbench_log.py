@@ -17,7 +17,7 @@ from __future__ import annotations
 import glob
 from typing import NamedTuple
 
-from ansible_collections.sre.platform.plugins.module_utils.stats import latency_summary_ms, nearest_rank
+from ansible_collections.sre.platform.plugins.module_utils.stats import LATENCY_FIELDS, latency_summary_ms, nearest_rank
 from ansible_collections.sre.platform.plugins.module_utils.timestamps import iso_utc_us
 
 OUTCOMES = ("failed", "skipped")
@@ -31,6 +31,7 @@ class Transaction(NamedTuple):
     end_us: int
     latency_us: int | None  # None for failed and skipped transactions
     outcome: str  # ok | failed | skipped
+    script: int = 0  # which of the run's scripts (-f / -b), in the order given, from 0
 
 
 def log_files(prefix: str) -> list[str]:
@@ -44,9 +45,10 @@ def parse_line(line: str, where: str) -> Transaction:
         raise PgbenchLogError(f"{where}: expected at least 6 fields, got {line!r}")
     try:
         end_us = int(fields[4]) * 1_000_000 + int(fields[5])
+        script = int(fields[3])
         if fields[2] in OUTCOMES:
-            return Transaction(end_us, None, fields[2])
-        return Transaction(end_us, int(fields[2]), "ok")
+            return Transaction(end_us, None, fields[2], script)
+        return Transaction(end_us, int(fields[2]), "ok", script)
     except ValueError as exc:
         raise PgbenchLogError(f"{where}: not a pgbench log line ({exc}): {line!r}") from exc
 
@@ -107,8 +109,37 @@ def _window(start_us: int, end_us: int) -> dict:
     }
 
 
-def summarize(transactions: list[Transaction], warmup_s: float = 0) -> dict:
-    """Figures of a run: counts, TPS, error rate, latencies (ms), the window and a per-second series."""
+def by_script(measured: list[Transaction], names: list[str], seconds: float) -> list[dict]:
+    """Counts, TPS, error rate and latencies of each script over the window, in the run's order of scripts.
+
+    ``names`` are the scripts' names by number; a number beyond them is named ``script N``. A script that
+    finished no transaction in the window has zero counts and no latencies (``None``).
+    """
+    figures = []
+    count = max(len(names), 1 + max((t.script for t in measured), default=-1))
+    for number in range(count):
+        name = names[number] if number < len(names) else f"script {number}"
+        own = [t for t in measured if t.script == number]
+        latencies = sorted(t.latency_us for t in own if t.latency_us is not None)
+        failed = sum(1 for t in own if t.outcome == "failed")
+        finished = len(latencies) + failed
+        summary = latency_summary_ms(latencies) if latencies else dict.fromkeys(LATENCY_FIELDS)
+        figures.append(
+            {
+                "script": name,
+                "transactions": len(latencies),
+                "failed_transactions": failed,
+                "error_rate_percent": failed / finished * 100.0 if finished else 0.0,
+                "tps": len(latencies) / seconds,
+                **summary,
+            }
+        )
+    return figures
+
+
+def summarize(transactions: list[Transaction], warmup_s: float = 0, scripts: list[str] | None = None) -> dict:
+    """Figures of a run: counts, TPS, error rate, latencies (ms), the window, a per-second series and, given
+    the names of the run's ``scripts`` (in their order on the command line), the same figures per script."""
     if not transactions:
         raise PgbenchLogError("the pgbench logs hold no transaction")
     start_us = load_start_us(transactions) + round(warmup_s * 1_000_000)
@@ -131,4 +162,5 @@ def summarize(transactions: list[Transaction], warmup_s: float = 0) -> dict:
         **latency_summary_ms(latencies),
         **window,
         "timeseries": per_second(measured, start_us),
+        "by_script": by_script(measured, scripts or [], window["window_seconds"]),
     }

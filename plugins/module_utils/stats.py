@@ -12,6 +12,8 @@ import math
 from fractions import Fraction
 
 REPORTED_PERCENTILES = (50, 95, 99)
+# The keys latency_summary_ms returns.
+LATENCY_FIELDS = ("latency_avg_ms", *(f"latency_p{percent}_ms" for percent in REPORTED_PERCENTILES), "latency_max_ms")
 
 
 def nearest_rank(sorted_values, percent: float):

@@ -47,6 +47,14 @@ def test_bench_playbook_writes_the_report_and_the_plot(throwaway_postgres, tmp_p
     assert f"| {bench['latency_p99_ms']:.2f} ms |" in report
     assert "| postgres/latency-p99 |" in report and "| pass |" in report
     assert "![Latency and throughput over the measured window](latency.png)" in report
+    # Each script of the shop mix over the same window, adding up to the whole run.
+    scripts = bench["by_script"]
+    assert [s["script"] for s in scripts] == ["product_page.sql", "order_history.sql", "fulfil_order.sql"]
+    assert sum(s["transactions"] for s in scripts) == bench["transactions"]
+    assert all(s["transactions"] > 0 for s in scripts)
+    for s in scripts:
+        assert f"| `{s['script']}` | {s['transactions']} | {s['tps']:.1f} |" in report
+        assert f"| {s['latency_p99_ms']:.2f} ms |" in report
     assert (reports / "latency.png").read_bytes().startswith(PNG_MAGIC)
     assert json.loads((reports / "bench.json").read_text())["window_end"] == bench["window_end"]
     assert (reports / "slo-verdicts.xml").exists()

@@ -15,14 +15,15 @@ from ansible_collections.sre.platform.plugins.module_utils.pgbench_log import (
 EPOCH = 1_700_000_000  # 2023-11-14T22:13:20Z
 
 
-def _line(client: int, number: int, latency, end_s: int, end_us: int) -> str:
-    return f"{client} {number} {latency} 0 {EPOCH + end_s} {end_us}\n"
+def _line(client: int, number: int, latency, end_s: int, end_us: int, script: int = 0) -> str:
+    return f"{client} {number} {latency} {script} {EPOCH + end_s} {end_us}\n"
 
 
 def test_parse_line_reads_latency_and_end_time():
     assert parse_line("3 17 4883 0 1700000001 296238", "x") == Transaction(1_700_000_001_296_238, 4883, "ok")
     assert parse_line("3 18 failed 0 1700000001 5 0 2", "x") == Transaction(1_700_000_001_000_005, None, "failed")
     assert parse_line("3 19 skipped 1 1700000001 7", "x").outcome == "skipped"
+    assert parse_line("3 20 812 2 1700000001 9", "x").script == 2
 
 
 @pytest.mark.parametrize("line", ["1 2 3", "a b c d e f", "1 2 fast 0 1700000000 5"])
@@ -95,3 +96,45 @@ def test_summarize_drops_the_warmup(tmp_path):
 def test_summarize_refuses_a_warmup_longer_than_the_run(tmp_path):
     with pytest.raises(PgbenchLogError, match="longer than the warm-up"):
         summarize(_run(tmp_path), warmup_s=10)
+
+
+def test_summarize_gives_each_scripts_figures_over_the_same_window(tmp_path):
+    (tmp_path / "m.1").write_text(
+        _line(0, 1, 400_000, 1, 0, script=1)  # warm-up (load starts at 0.6 s)
+        + _line(0, 2, 10_000, 2, 0, script=0)
+        + _line(0, 3, 30_000, 2, 200_000, script=0)
+        + _line(0, 4, 200_000, 2, 400_000, script=1)
+        + _line(0, 5, "failed", 2, 600_000, script=1)
+        + _line(0, 6, 20_000, 3, 0, script=0)
+        + _line(0, 7, 5_000, 3, 600_000, script=3)  # a number beyond the names given
+    )
+    result = summarize(
+        read_logs(log_files(str(tmp_path / "m"))), warmup_s=1, scripts=["read.sql", "write.sql", "idle.sql"]
+    )
+    # Window: 1.6 s .. 3.6 s, 2 s long.
+    read, write, idle, unnamed = result["by_script"]
+    assert read == {
+        "script": "read.sql",
+        "transactions": 3,
+        "failed_transactions": 0,
+        "error_rate_percent": 0.0,
+        "tps": 1.5,
+        "latency_avg_ms": 20.0,
+        "latency_p50_ms": 20.0,
+        "latency_p95_ms": 30.0,
+        "latency_p99_ms": 30.0,
+        "latency_max_ms": 30.0,
+    }
+    assert (write["script"], write["transactions"], write["failed_transactions"]) == ("write.sql", 1, 1)
+    assert (write["error_rate_percent"], write["tps"], write["latency_p99_ms"]) == (50.0, 0.5, 200.0)
+    assert idle == {
+        "script": "idle.sql",
+        "transactions": 0,
+        "failed_transactions": 0,
+        "error_rate_percent": 0.0,
+        "tps": 0.0,
+        **dict.fromkeys(("latency_avg_ms", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_max_ms")),
+    }
+    assert (unnamed["script"], unnamed["transactions"], unnamed["latency_max_ms"]) == ("script 3", 1, 5.0)
+    # The scripts add up to the whole run.
+    assert sum(s["transactions"] for s in result["by_script"]) == result["transactions"] == 5
