@@ -5,8 +5,9 @@ The format is documented in ``files/slos/README.md``. Two kinds of objective:
 - ``ratio``: ``objective`` (percent of good events) over ``window``, with an
   ``sli`` made of two PromQL expressions, ``errors`` and ``total``, templated on
   ``{{window}}``. Burn-rate alerts and error budgets are built from these.
-- ``threshold``: one ``indicator`` (a ``bench`` field of a pg_bench result, or a
-  ``promql`` expression templated on ``{{window}}``) compared with ``target``.
+- ``threshold``: one ``indicator`` (a ``bench`` field of a pg_bench result, of the whole run or, with
+  ``script``, of one script of its workload; or a ``promql`` expression templated on ``{{window}}``)
+  compared with ``target``.
 
 Interface (stable, imported by several modules and tools):
 
@@ -133,16 +134,24 @@ def _ratio(where: str, slo: dict) -> dict:
 def _threshold(where: str, slo: dict) -> dict:
     _check_keys(where, slo, _THRESHOLD_KEYS)
     indicator = slo.get("indicator")
-    if not isinstance(indicator, dict) or len(indicator) != 1 or next(iter(indicator)) not in INDICATOR_SOURCES:
+    sources = [key for key in indicator if key in INDICATOR_SOURCES] if isinstance(indicator, dict) else []
+    if len(sources) != 1:
         _fail(where, f"'indicator' must be a mapping with exactly one of {list(INDICATOR_SOURCES)}, got {indicator!r}")
-    source, value = next(iter(indicator.items()))
+    source = sources[0]
+    extra = sorted(set(indicator) - {source, *(("script",) if source == "bench" else ())})
+    if extra:
+        _fail(where, f"'indicator' has unknown keys {extra} (a bench indicator may add 'script')")
+    value = indicator[source]
     comparison = slo.get("comparison")
     if comparison not in COMPARISONS:
         _fail(where, f"'comparison' must be one of {list(COMPARISONS)}, got {comparison!r}")
     window, seconds = _window(where, slo.get("window"), required=False)
     return {
         "kind": "threshold",
-        "indicator": {source: _text(where, f"indicator.{source}", value)},
+        "indicator": {
+            source: _text(where, f"indicator.{source}", value),
+            **({"script": _text(where, "indicator.script", indicator["script"])} if "script" in indicator else {}),
+        },
         "comparison": comparison,
         "target": _number(where, "target", slo.get("target")),
         "unit": _text(where, "unit", slo.get("unit"), required=False),

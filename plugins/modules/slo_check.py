@@ -11,7 +11,10 @@ version_added: "0.1.0"
 description:
   - Reads objectives from SLO files (O(slo_files), format in C(files/slos/README.md)) and/or inline specs of
     the same structure (O(slo_specs)), and judges every one of them.
-  - C(bench) indicators are read from a M(sre.platform.pg_bench) result (O(bench_result)).
+  - C(bench) indicators are read from a M(sre.platform.pg_bench) result (O(bench_result)); with C(script) they
+    are read from that script's figures (the result's C(by_script)), so one script of a mixed workload can
+    have its own objective. A script the run did not have, or that finished no transaction in the window,
+    cannot be judged: that fails.
   - C(promql) indicators and ratio objectives (C(sli.errors) / C(sli.total)) are evaluated in Prometheus over
     exactly the benchmark window. C({{window}}) is replaced by the window length, exact to the millisecond,
     and each expression is evaluated as an B(instant query at the window end). An instant query at the end
@@ -277,14 +280,27 @@ class Judge:
         }
         return query_number(self.params["prometheus_url"], expr, window["end"], allow_empty=allow_empty, **http)
 
-    def _bench_value(self, field: str) -> float:
-        bench = self.params["bench_result"]
-        if bench is None:
+    def _bench_value(self, indicator: dict) -> float:
+        field = indicator["bench"]
+        figures = self.params["bench_result"]
+        if figures is None:
             raise CannotJudge(f"its indicator is the bench field '{field}' but no bench_result was given")
-        if field not in bench:
-            numeric = sorted(key for key, value in bench.items() if isinstance(value, (int, float)))
+        if "script" in indicator:
+            figures = self._script_figures(figures, indicator["script"])
+        if field not in figures:
+            numeric = sorted(key for key, value in figures.items() if isinstance(value, (int, float)))
             raise CannotJudge(f"the bench result has no field '{field}' (numeric fields: {', '.join(numeric)})")
-        return bench[field]
+        if figures[field] is None:
+            raise CannotJudge(f"script {indicator['script']} finished no transaction in the window: no '{field}'")
+        return figures[field]
+
+    @staticmethod
+    def _script_figures(bench: dict, script: str) -> dict:
+        """The figures of one script of the run (pg_bench's by_script)."""
+        scripts = {entry["script"]: entry for entry in bench.get("by_script") or []}
+        if script not in scripts:
+            raise CannotJudge(f"the bench result has no script '{script}' (scripts: {', '.join(scripts) or 'none'})")
+        return scripts[script]
 
     def ratio(self, slo: dict) -> dict:
         window = self._window()
@@ -297,7 +313,7 @@ class Judge:
 
     def threshold(self, slo: dict) -> dict:
         if "bench" in slo["indicator"]:
-            return {**threshold_verdict(slo, self._bench_value(slo["indicator"]["bench"])), "source": "bench"}
+            return {**threshold_verdict(slo, self._bench_value(slo["indicator"])), "source": "bench"}
         query = render_window(slo["indicator"]["promql"], self._window()["range"])
         verdict = threshold_verdict(slo, self._query(query))
         return {**verdict, "source": "prometheus", "queries": {"indicator": query}}

@@ -211,3 +211,34 @@ def test_invalid_spec_is_refused(tmp_path):
     result = run_module("sre.platform.slo_check", {"slo_specs": [{"service": "x", "slos": [{"name": "Bad"}]}]})
     assert result["failed"] is True
     assert "Invalid SLO spec: slo_specs[0]" in result["msg"]
+
+
+def test_bench_objectives_of_one_script(tmp_path):
+    bench = {
+        **BENCH,
+        "by_script": [
+            {"script": "read.sql", "latency_p99_ms": 12.0, "error_rate_percent": 0.0},
+            {"script": "write.sql", "latency_p99_ms": 180.0, "error_rate_percent": 0.5},
+            {"script": "idle.sql", "latency_p99_ms": None, "error_rate_percent": 0.0},
+        ],
+    }
+    spec = {
+        "service": "postgres",
+        "slos": [
+            _threshold("read-p99", "<", 100, bench="latency_p99_ms", script="read.sql"),
+            _threshold("write-p99", "<", 100, bench="latency_p99_ms", script="write.sql"),
+        ],
+    }
+    args = {"slo_specs": [spec], "bench_result": bench, "fail_on_breach": False}
+    verdicts = _verdicts(run_module("sre.platform.slo_check", args))
+    assert (verdicts["read-p99"]["measured"], verdicts["read-p99"]["status"]) == (12.0, "pass")
+    assert (verdicts["write-p99"]["measured"], verdicts["write-p99"]["status"]) == (180.0, "fail")
+
+    for script, reason in [
+        ("nope.sql", "has no script 'nope.sql' (scripts: read.sql, write.sql, idle.sql)"),
+        ("idle.sql", "script idle.sql finished no transaction in the window: no 'latency_p99_ms'"),
+    ]:
+        spec["slos"] = [_threshold("p99", "<", 100, bench="latency_p99_ms", script=script)]
+        result = run_module("sre.platform.slo_check", args)
+        assert result["failed"] is True, "what cannot be judged fails even without fail_on_breach"
+        assert reason in result["msg"]

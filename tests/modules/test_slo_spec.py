@@ -79,6 +79,11 @@ def test_valid_spec_is_normalised():
     }
 
 
+def test_a_bench_indicator_may_name_a_script():
+    spec = validate_slo_spec(_spec_with(indicator={"bench": "latency_p99_ms", "script": "fulfil_order.sql"}), "x")
+    assert spec["slos"][1]["indicator"] == {"bench": "latency_p99_ms", "script": "fulfil_order.sql"}
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -88,6 +93,10 @@ def test_valid_spec_is_normalised():
         ({"target": True}, "'target' must be a finite number"),
         ({"indicator": {"bench": "a", "promql": "b"}}, "exactly one of"),
         ({"indicator": {"sql": "select 1"}}, "exactly one of"),
+        ({"indicator": {"script": "a.sql"}}, "exactly one of"),
+        ({"indicator": {"promql": "up", "script": "a.sql"}}, r"unknown keys \['script'\]"),
+        ({"indicator": {"bench": "tps", "scripts": "a.sql"}}, r"unknown keys \['scripts'\]"),
+        ({"indicator": {"bench": "tps", "script": ""}}, "indicator.script"),
         ({"indicator": None}, "either 'sli'"),
         ({"sli": {"errors": "a", "total": "b"}}, "not both"),
         ({"threshold": 3}, "unknown field"),
