@@ -14,7 +14,7 @@ description:
   - C(bench) indicators are read from a M(sre.platform.pg_bench) result (O(bench_result)); with C(script) they
     are read from that script's figures (the result's C(by_script)), so one script of a mixed workload can
     have its own objective. A script the run did not have, or that finished no transaction in the window,
-    cannot be judged: that fails.
+    cannot be judged, and that fails.
   - C(promql) indicators and ratio objectives (C(sli.errors) / C(sli.total)) are evaluated in Prometheus over
     exactly the benchmark window. C({{window}}) is replaced by the window length, exact to the millisecond,
     and each expression is evaluated as an B(instant query at the window end). An instant query at the end
