@@ -113,3 +113,47 @@ def test_check_mode_without_a_running_throwaway_postgres_writes_nothing(tmp_path
     assert "the throwaway PostgreSQL does not run" in said[0]["msg"]
     assert not run.task_results("Load the shop schema") and not run.task_results("Run pgbench")
     assert not server_dir.exists(), "check mode may not create the server's directory or password"
+
+
+def test_a_run_is_compared_with_a_baseline_and_fails_on_a_regression(postgres_server: PostgresServer, tmp_path):
+    reports = tmp_path / "reports"
+    extra_vars = {
+        "pg_host": "127.0.0.1",
+        "pg_port": postgres_server.port,
+        "pg_password": postgres_server.password,
+        "pg_database": postgres_server.createdb("bench_baseline"),
+        "bench_duration": 3,
+        "bench_script": "select-only",
+        "bench_scale": 1,
+        "bench_report_dir": str(reports),
+    }
+    first = run_playbook("playbooks/bench.yml", inventory="inventories/postgres", extra_vars=extra_vars)
+    assert first.returncode == 0, first.output
+    baseline = json.loads((reports / "bench.json").read_text())
+
+    # The last run's own file is the baseline: it is read before this run overwrites it.
+    last = {**extra_vars, "bench_baseline": str(reports / "bench.json"), "bench_max_regression_percent": 1000}
+    second = run_playbook("playbooks/bench.yml", inventory="inventories/postgres", extra_vars=last)
+    assert second.returncode == 0, second.output
+    bench = second.task_results("Run pgbench")[0]
+    comparison = second.task_results("Compare the figures with the baseline's")[0]["ansible_facts"]["bench_vs_baseline"]
+    tps = next(row for row in comparison["rows"] if (row["scope"], row["figure"]) == ("all", "tps"))
+    assert (tps["baseline"], tps["current"]) == (baseline["tps"], bench["tps"])
+    assert tps["change_percent"] == pytest.approx((bench["tps"] - baseline["tps"]) / baseline["tps"] * 100)
+    assert comparison["differing_parameters"] == [] and comparison["regressions"] == []
+    report = (reports / "performance-report.md").read_text()
+    assert f"The baseline is the run measured from {baseline['window_start']} (`bench.json`)." in report
+    row = f"| whole run | tps | {baseline['tps']:.4g} | {bench['tps']:.4g} | {tps['change_percent']:+.1f} % |"
+    assert row in report
+
+    # A baseline ten times faster, with other clients: a regression beyond 5 % fails the play, after the report.
+    faster = {**baseline, "tps": baseline["tps"] * 10, "parameters": {**baseline["parameters"], "clients": 99}}
+    (tmp_path / "faster.json").write_text(json.dumps(faster))
+    strict = {**extra_vars, "bench_baseline": str(tmp_path / "faster.json"), "bench_max_regression_percent": 5}
+    third = run_playbook("playbooks/bench.yml", inventory="inventories/postgres", extra_vars=strict)
+    assert third.returncode != 0
+    (failure,) = third.task_results("Fail when the run regressed against the baseline")
+    assert failure["msg"].startswith("Worse than the baseline by more than 5 %: all tps: ")
+    report = (reports / "performance-report.md").read_text()
+    assert "**Its parameters differ** (clients: 99 -> 10)" in report
+    assert "**Worse by more than 5 %:** all tps: " in report

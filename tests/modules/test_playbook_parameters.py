@@ -36,6 +36,8 @@ BENCH = [
     ("bench_scale", 0),
     ("bench_fail_on_breach", "maybe"),
     ("bench_seed", "sometimes"),
+    ("bench_baseline", "/nonexistent/bench.json"),
+    ("bench_max_regression_percent", "ten"),
 ]
 
 
