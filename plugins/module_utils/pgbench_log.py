@@ -115,11 +115,13 @@ def by_script(measured: list[Transaction], names: list[str], seconds: float) -> 
     ``names`` are the scripts' names by number; a number beyond them is named ``script N``. A script that
     finished no transaction in the window has zero counts and no latencies (``None``).
     """
+    grouped: dict[int, list[Transaction]] = {}
+    for transaction in measured:
+        grouped.setdefault(transaction.script, []).append(transaction)
     figures = []
-    count = max(len(names), 1 + max((t.script for t in measured), default=-1))
-    for number in range(count):
+    for number in range(max(len(names), 1 + max(grouped, default=-1))):
         name = names[number] if number < len(names) else f"script {number}"
-        own = [t for t in measured if t.script == number]
+        own = grouped.get(number, [])
         latencies = sorted(t.latency_us for t in own if t.latency_us is not None)
         failed = sum(1 for t in own if t.outcome == "failed")
         finished = len(latencies) + failed
