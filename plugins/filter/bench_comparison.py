@@ -64,7 +64,7 @@ _value:
       - {scope: all, figure: tps, baseline: 11632.3, current: 10211.0, change_percent: -12.2, regression_percent: 12.2}
     differing_parameters: []
     baseline_window_start: "2026-12-04T22:09:05.942801Z"
-    regressions: ["all tps: 1.163e+04 -> 1.021e+04 (12.2 % worse)"]
+    regressions: ["all tps: 11632.3 -> 10211.0 (12.2 % worse)"]
 """
 
 

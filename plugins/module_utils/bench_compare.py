@@ -65,6 +65,11 @@ def figure_rows(scope: str, current: dict, baseline: dict) -> list[dict]:
     return rows
 
 
+def _figure(value: float) -> str:
+    """TPS with one decimal, latencies with four significant digits: no exponent either way."""
+    return f"{value:.1f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
 def _check(side: dict, which: str) -> None:
     if not isinstance(side, dict) or "tps" not in side or "parameters" not in side:
         raise BenchCompareError(f"the {which} is not a pg_bench result (no 'tps' and 'parameters')")
@@ -83,7 +88,7 @@ def compare(current: dict, baseline: dict, max_regression_percent: float | None 
     regressions = []
     if max_regression_percent is not None:
         regressions = [
-            f"{row['scope']} {row['figure']}: {row['baseline']:.4g} -> {row['current']:.4g} "
+            f"{row['scope']} {row['figure']}: {_figure(row['baseline'])} -> {_figure(row['current'])} "
             f"({row['regression_percent']:.1f} % worse)"
             for row in rows
             if row["regression_percent"] is not None and row["regression_percent"] > max_regression_percent

@@ -58,6 +58,8 @@ def test_changes_and_regressions_per_figure_and_script():
 
 def test_without_a_limit_nothing_is_called_a_regression():
     assert compare(result(500.0, 50.0), result(1000.0, 4.0))["regressions"] == []
+    worse = compare(result(500.0, 4.0), result(1000.0, 4.0), max_regression_percent=10)
+    assert worse["regressions"] == ["all tps: 1000.0 -> 500.0 (50.0 % worse)"], "no exponent in a message"
 
 
 def test_differing_parameters_are_named_but_a_scripts_directory_is_not():

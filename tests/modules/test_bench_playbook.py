@@ -143,7 +143,7 @@ def test_a_run_is_compared_with_a_baseline_and_fails_on_a_regression(postgres_se
     assert comparison["differing_parameters"] == [] and comparison["regressions"] == []
     report = (reports / "performance-report.md").read_text()
     assert f"The baseline is the run measured from {baseline['window_start']} (`bench.json`)." in report
-    row = f"| whole run | tps | {baseline['tps']:.4g} | {bench['tps']:.4g} | {tps['change_percent']:+.1f} % |"
+    row = f"| whole run | tps | {baseline['tps']:.1f} | {bench['tps']:.1f} | {tps['change_percent']:+.1f} % |"
     assert row in report
 
     # A baseline ten times faster, with other clients: a regression beyond 5 % fails the play, after the report.
