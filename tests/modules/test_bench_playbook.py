@@ -157,3 +157,18 @@ def test_a_run_is_compared_with_a_baseline_and_fails_on_a_regression(postgres_se
     report = (reports / "performance-report.md").read_text()
     assert "**Its parameters differ** (clients: 99 -> 10)" in report
     assert "**Worse by more than 5 %:** all tps: " in report
+
+
+def test_a_baseline_that_is_not_a_bench_result_fails_before_anything_starts(tmp_path):
+    not_bench = tmp_path / "verdicts.json"
+    not_bench.write_text(json.dumps({"verdicts": []}))
+    extra_vars = {
+        "bench_baseline": str(not_bench),
+        "local_postgres_dir": str(tmp_path / "pg"),
+        "local_postgres_port": free_port(),
+    }
+    run = run_playbook("playbooks/bench.yml", inventory="inventories/postgres", extra_vars=extra_vars)
+    assert run.returncode != 0
+    (refusal,) = run.task_results("Check that the baseline is a pg_bench result")
+    assert refusal["msg"] == f"bench_baseline {not_bench} is not a bench.json written by bench.yml (pg_bench's output)"
+    assert not (tmp_path / "pg").exists()
