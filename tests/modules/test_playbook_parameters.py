@@ -23,6 +23,7 @@ SEED = [
     ("seed_schema", "s" * 64),
     ("seed_schema", 5),
     ("seed_state", "dropped"),
+    ("seed_verify", "maybe"),
 ]
 BENCH = [
     ("bench_duration", "30s"),

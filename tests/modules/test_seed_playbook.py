@@ -38,6 +38,14 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _psql(server: str, statement: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [find_binary("psql", "postgresql", PG_BIN_DIRS), "-XAt", "-c", statement, server],
+        capture_output=True,
+        text=True,
+    )
+
+
 def test_seed_playbook_on_a_throwaway_postgres_is_idempotent_and_torn_down(server_dir: Path):
     extra_vars = {"seed_rows": ROWS, "local_postgres_port": free_port(), "local_postgres_dir": str(server_dir)}
     first = run_playbook("playbooks/seed.yml", inventory="inventories/postgres", extra_vars=extra_vars)
@@ -50,24 +58,29 @@ def test_seed_playbook_on_a_throwaway_postgres_is_idempotent_and_torn_down(serve
     pid = int((server_dir / "data" / "postmaster.pid").read_text().split()[0])
     password = (server_dir / "password").read_text().strip()
     assert len(password) >= 16 and password not in first.output
+    server = f"host={LOOPBACK} port={extra_vars['local_postgres_port']} user=postgres password={password} dbname=sre"
     # Text sorts as on the platform: CloudNativePG initialises clusters with the C locale.
-    locale = subprocess.run(
-        [
-            find_binary("psql", "postgresql", PG_BIN_DIRS),
-            "-XAt",
-            "-c",
-            "SELECT datcollate, datctype FROM pg_database WHERE datname = current_database()",
-            f"host={LOOPBACK} port={extra_vars['local_postgres_port']} user=postgres password={password}",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    locale = _psql(server, "SELECT datcollate, datctype FROM pg_database WHERE datname = current_database()")
     assert locale.stdout.strip() == "C|C", locale.stderr
 
     second = run_playbook("playbooks/seed.yml", inventory="inventories/postgres", extra_vars=extra_vars)
     assert second.returncode == 0, second.output
     assert second.stats()["changed"] == 0, second.output
     assert second.task_results("Load the shop schema")[0]["operation"] == "none"
+
+    # Data changed behind the manifest's back: the counts still match, so only seed_verify sees it, and repairs it.
+    assert _psql(server, "UPDATE shop.customers SET email = 'drift@example.com' WHERE id = 1").returncode == 0
+    unverified = run_playbook("playbooks/seed.yml", inventory="inventories/postgres", extra_vars=extra_vars)
+    assert unverified.stats()["changed"] == 0, unverified.output
+    verify = {**extra_vars, "seed_verify": "true"}
+    repaired = run_playbook("playbooks/seed.yml", inventory="inventories/postgres", extra_vars=verify)
+    assert repaired.returncode == 0, repaired.output
+    result = repaired.task_results("Load the shop schema")[0]
+    assert (result["changed"], result["operation"]) == (True, "rebuild")
+    assert result["reason"].startswith("the checksum of shop.customers is ")
+    assert _psql(server, "SELECT email FROM shop.customers WHERE id = 1").stdout.strip() != "drift@example.com"
+    verified = run_playbook("playbooks/seed.yml", inventory="inventories/postgres", extra_vars=verify)
+    assert verified.stats()["changed"] == 0, verified.output
 
     dropped = run_playbook(
         "playbooks/seed.yml", inventory="inventories/postgres", extra_vars={**extra_vars, "seed_state": "absent"}
