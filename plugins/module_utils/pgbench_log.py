@@ -109,8 +109,25 @@ def _window(start_us: int, end_us: int) -> dict:
     }
 
 
+def figures(transactions: list[Transaction], seconds: float) -> dict:
+    """Successful and failed counts, error rate, TPS over ``seconds`` and latencies (ms) of some transactions.
+
+    Without a successful transaction the latencies are ``None``.
+    """
+    latencies = sorted(t.latency_us for t in transactions if t.latency_us is not None)
+    failed = sum(1 for t in transactions if t.outcome == "failed")
+    finished = len(latencies) + failed
+    return {
+        "transactions": len(latencies),
+        "failed_transactions": failed,
+        "error_rate_percent": failed / finished * 100.0 if finished else 0.0,
+        "tps": len(latencies) / seconds,
+        **(latency_summary_ms(latencies) if latencies else dict.fromkeys(LATENCY_FIELDS)),
+    }
+
+
 def by_script(measured: list[Transaction], names: list[str], seconds: float) -> list[dict]:
-    """Counts, TPS, error rate and latencies of each script over the window, in the run's order of scripts.
+    """The figures of each script over the window, in the run's order of scripts.
 
     ``names`` are the scripts' names by number; a number beyond them is named ``script N``. A script that
     finished no transaction in the window has zero counts and no latencies (``None``).
@@ -118,25 +135,11 @@ def by_script(measured: list[Transaction], names: list[str], seconds: float) -> 
     grouped: dict[int, list[Transaction]] = {}
     for transaction in measured:
         grouped.setdefault(transaction.script, []).append(transaction)
-    figures = []
+    scripts = []
     for number in range(max(len(names), 1 + max(grouped, default=-1))):
         name = names[number] if number < len(names) else f"script {number}"
-        own = grouped.get(number, [])
-        latencies = sorted(t.latency_us for t in own if t.latency_us is not None)
-        failed = sum(1 for t in own if t.outcome == "failed")
-        finished = len(latencies) + failed
-        summary = latency_summary_ms(latencies) if latencies else dict.fromkeys(LATENCY_FIELDS)
-        figures.append(
-            {
-                "script": name,
-                "transactions": len(latencies),
-                "failed_transactions": failed,
-                "error_rate_percent": failed / finished * 100.0 if finished else 0.0,
-                "tps": len(latencies) / seconds,
-                **summary,
-            }
-        )
-    return figures
+        scripts.append({"script": name, **figures(grouped.get(number, []), seconds)})
+    return scripts
 
 
 def summarize(transactions: list[Transaction], warmup_s: float = 0, scripts: list[str] | None = None) -> dict:
@@ -147,21 +150,15 @@ def summarize(transactions: list[Transaction], warmup_s: float = 0, scripts: lis
     start_us = load_start_us(transactions) + round(warmup_s * 1_000_000)
     end_us = max(t.end_us for t in transactions)
     measured = [t for t in transactions if t.end_us >= start_us]
-    latencies = sorted(t.latency_us for t in measured if t.latency_us is not None)
-    if not latencies or end_us <= start_us:
+    if end_us <= start_us or all(t.latency_us is None for t in measured):
         raise PgbenchLogError(
             f"no transaction succeeded after the {warmup_s} s warm-up: make the run longer than the warm-up"
         )
-    failed = sum(1 for t in measured if t.outcome == "failed")
     window = _window(start_us, end_us)
     return {
-        "transactions": len(latencies),
-        "failed_transactions": failed,
+        **figures(measured, window["window_seconds"]),
         "skipped_transactions": sum(1 for t in measured if t.outcome == "skipped"),
         "warmup_transactions": len(transactions) - len(measured),
-        "error_rate_percent": failed / (len(latencies) + failed) * 100.0,
-        "tps": len(latencies) / window["window_seconds"],
-        **latency_summary_ms(latencies),
         **window,
         "timeseries": per_second(measured, start_us),
         "by_script": by_script(measured, scripts or [], window["window_seconds"]),
