@@ -60,23 +60,28 @@ def test_bench_playbook_writes_the_report_and_the_plot(throwaway_postgres, tmp_p
     assert (reports / "slo-verdicts.xml").exists()
 
 
+def select_only(server: PostgresServer, database: str, reports: Path, **variables) -> dict:
+    """bench.yml's variables for a 3 s select-only run on a new database of the harness server."""
+    return {
+        "pg_host": "127.0.0.1",
+        "pg_port": server.port,
+        "pg_password": server.password,
+        "pg_database": server.createdb(database),
+        "bench_duration": 3,
+        "bench_script": "select-only",
+        "bench_scale": 1,
+        "bench_report_dir": str(reports),
+        **variables,
+    }
+
+
 def test_bench_playbook_fails_on_a_breach_after_writing_the_report(postgres_server: PostgresServer, tmp_path):
     slo_file = tmp_path / "strict.yml"
     slo_file.write_text(
         "service: postgres\nslos:\n  - name: impossible\n    indicator: {bench: latency_p99_ms}\n"
         "    comparison: '<'\n    target: 0.000001\n    unit: ms\n"
     )
-    extra_vars = {
-        "pg_host": "127.0.0.1",
-        "pg_port": postgres_server.port,
-        "pg_password": postgres_server.password,
-        "pg_database": postgres_server.createdb("bench_breach"),
-        "bench_duration": 3,
-        "bench_script": "select-only",
-        "bench_scale": 1,
-        "bench_slo_file": str(slo_file),
-        "bench_report_dir": str(tmp_path / "reports"),
-    }
+    extra_vars = select_only(postgres_server, "bench_breach", tmp_path / "reports", bench_slo_file=str(slo_file))
     run = run_playbook("playbooks/bench.yml", inventory="inventories/postgres", extra_vars=extra_vars)
     assert run.returncode != 0
     assert "SLO breached: postgres/impossible" in run.output
@@ -85,15 +90,7 @@ def test_bench_playbook_fails_on_a_breach_after_writing_the_report(postgres_serv
 
 
 def test_check_mode_says_what_pgbench_would_run_and_writes_nothing(postgres_server: PostgresServer, tmp_path):
-    extra_vars = {
-        "pg_host": "127.0.0.1",
-        "pg_port": postgres_server.port,
-        "pg_password": postgres_server.password,
-        "pg_database": postgres_server.createdb("bench_check"),
-        "bench_duration": 3,
-        "bench_script": "select-only",
-        "bench_report_dir": str(tmp_path / "reports"),
-    }
+    extra_vars = select_only(postgres_server, "bench_check", tmp_path / "reports")
     run = run_playbook("playbooks/bench.yml", inventory="inventories/postgres", extra_vars=extra_vars, check=True)
     assert run.returncode == 0, run.output
     (said,) = run.task_results("Say what a real run would run")
@@ -117,16 +114,7 @@ def test_check_mode_without_a_running_throwaway_postgres_writes_nothing(tmp_path
 
 def test_a_run_is_compared_with_a_baseline_and_fails_on_a_regression(postgres_server: PostgresServer, tmp_path):
     reports = tmp_path / "reports"
-    extra_vars = {
-        "pg_host": "127.0.0.1",
-        "pg_port": postgres_server.port,
-        "pg_password": postgres_server.password,
-        "pg_database": postgres_server.createdb("bench_baseline"),
-        "bench_duration": 3,
-        "bench_script": "select-only",
-        "bench_scale": 1,
-        "bench_report_dir": str(reports),
-    }
+    extra_vars = select_only(postgres_server, "bench_baseline", reports)
     first = run_playbook("playbooks/bench.yml", inventory="inventories/postgres", extra_vars=extra_vars)
     assert first.returncode == 0, first.output
     baseline = json.loads((reports / "bench.json").read_text())
