@@ -1,9 +1,9 @@
-"""The sre.platform.integer and sre.platform.number tests: what a play accepts as a number parameter."""
+"""The sre.platform.integer, number and boolean tests: what a play accepts as a number or a switch."""
 
 from __future__ import annotations
 
 import pytest
-from ansible_collections.sre.platform.plugins.test.parameters import integer, number
+from ansible_collections.sre.platform.plugins.test.parameters import boolean, integer, number
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,31 @@ def test_integer(value, bounds, expected):
 )
 def test_number(value, bounds, expected):
     assert number(value, **bounds) is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (True, True),
+        (False, True),
+        ("true", True),
+        ("False", True),
+        ("YES", True),
+        ("off", True),
+        ("y", True),
+        ("t", True),
+        ("1", True),
+        ("0", True),
+        (1, True),
+        (0, True),
+        ("ture", False),
+        ("maybe", False),
+        ("", False),
+        ("yes ", False),
+        (2, False),
+        (None, False),
+        (["yes"], False),
+    ],
+)
+def test_boolean(value, expected):
+    assert boolean(value) is expected

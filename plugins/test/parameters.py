@@ -2,12 +2,16 @@
 
 ``value is sre.platform.integer(minimum=1)`` and ``value is sre.platform.number(greater_than=0)`` accept a
 number or the text of one, and nothing else: no ``30s``, no trailing newline, no ``1e6``, no booleans.
+``value is sre.platform.boolean`` accepts what ``| bool`` reads as true or false, where ``| bool`` would read
+a typo such as ``ture`` as false.
 """
 
 from __future__ import annotations
 
 import math
 import re
+
+from ansible.module_utils.parsing.convert_bool import BOOLEANS
 
 INTEGER_TEXT = re.compile(r"-?[0-9]+")
 NUMBER_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
@@ -38,8 +42,15 @@ def number(value, minimum: float | None = None, greater_than: float | None = Non
     )
 
 
+def boolean(value) -> bool:
+    """A boolean, or one of the spellings Ansible reads as one (yes, no, on, off, 1, 0, t, f...), any case."""
+    if isinstance(value, str):
+        value = value.lower()
+    return isinstance(value, (bool, int, float, str)) and value in BOOLEANS
+
+
 class TestModule:
     """sre.platform tests."""
 
     def tests(self) -> dict:
-        return {"integer": integer, "number": number}
+        return {"boolean": boolean, "integer": integer, "number": number}

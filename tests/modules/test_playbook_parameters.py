@@ -69,12 +69,17 @@ LOAD = [
     ("load_cooldown", -1),
     ("load_path", "user_hash"),
 ]
+RELEASE = [
+    ("rollback", "ture"),
+    ("release_rollback_window", "5m"),
+]
 CASES = (
     [("seed", *case) for case in SEED]
     + [("bench", *case) for case in BENCH]
     + [("failover_drill", *case) for case in FAILOVER_DRILL]
     + [("alert_drill", *case) for case in ALERT_DRILL]
     + [("load", *case) for case in LOAD]
+    + [("release", *case) for case in RELEASE]
 )
 
 

@@ -72,7 +72,7 @@ def test_seed_playbook_on_a_throwaway_postgres_is_idempotent_and_torn_down(serve
     assert _psql(server, "UPDATE shop.customers SET email = 'drift@example.com' WHERE id = 1").returncode == 0
     unverified = run_playbook("playbooks/seed.yml", inventory="inventories/postgres", extra_vars=extra_vars)
     assert unverified.stats()["changed"] == 0, unverified.output
-    verify = {**extra_vars, "seed_verify": "true"}
+    verify = {**extra_vars, "seed_verify": "on"}  # any spelling that | bool reads as true
     repaired = run_playbook("playbooks/seed.yml", inventory="inventories/postgres", extra_vars=verify)
     assert repaired.returncode == 0, repaired.output
     result = repaired.task_results("Load the shop schema")[0]
