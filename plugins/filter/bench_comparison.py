@@ -55,13 +55,20 @@ _value:
   description:
     - C(rows), one per figure and scope (C(all) or a script's file name), with C(baseline), C(current),
       C(change_percent) and C(regression_percent) (how much worse; negative when better; C(null) when the
-      baseline had no value).
+      baseline had no value), and C(text), the three as the report writes them (TPS with one decimal,
+      latencies with four significant digits, the change signed; C(n/a) for a missing value).
     - C(differing_parameters) (each parameter's name, then the baseline's and the current value),
       C(baseline_window_start), and C(regressions) (messages; empty without O(max_regression_percent)).
   type: dict
   sample:
     rows:
-      - {scope: all, figure: tps, baseline: 11632.3, current: 10211.0, change_percent: -12.2, regression_percent: 12.2}
+      - scope: all
+        figure: tps
+        baseline: 11632.3
+        current: 10211.0
+        change_percent: -12.2
+        regression_percent: 12.2
+        text: {baseline: "11632.3", current: "10211.0", change: "-12.2 %"}
     differing_parameters: []
     baseline_window_start: "2026-12-04T22:09:05.942801Z"
     regressions: ["all tps: 11632.3 -> 10211.0 (12.2 % worse)"]

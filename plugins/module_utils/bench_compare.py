@@ -45,8 +45,16 @@ def differing_parameters(current: dict, baseline: dict) -> list[str]:
     return found
 
 
+def _figure(value: float | None) -> str:
+    """TPS with one decimal, latencies with four significant digits: no exponent either way."""
+    if value is None:
+        return "n/a"
+    return f"{value:.1f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
 def figure_rows(scope: str, current: dict, baseline: dict) -> list[dict]:
-    """One row per compared figure; ``regression_percent`` is how much worse (negative: better)."""
+    """One row per compared figure; ``regression_percent`` is how much worse (negative: better), and ``text``
+    holds the baseline, the current value and the change as the report and the messages write them."""
     rows = []
     for name, higher_is_better in FIGURES:
         before, now = baseline.get(name), current.get(name)
@@ -60,14 +68,14 @@ def figure_rows(scope: str, current: dict, baseline: dict) -> list[dict]:
                 "current": now,
                 "change_percent": change,
                 "regression_percent": regression,
+                "text": {
+                    "baseline": _figure(before),
+                    "current": _figure(now),
+                    "change": "n/a" if change is None else f"{change:+.1f} %",
+                },
             }
         )
     return rows
-
-
-def _figure(value: float) -> str:
-    """TPS with one decimal, latencies with four significant digits: no exponent either way."""
-    return f"{value:.1f}" if abs(value) >= 100 else f"{value:.4g}"
 
 
 def _check(side: dict, which: str) -> None:
@@ -88,7 +96,7 @@ def compare(current: dict, baseline: dict, max_regression_percent: float | None 
     regressions = []
     if max_regression_percent is not None:
         regressions = [
-            f"{row['scope']} {row['figure']}: {_figure(row['baseline'])} -> {_figure(row['current'])} "
+            f"{row['scope']} {row['figure']}: {row['text']['baseline']} -> {row['text']['current']} "
             f"({row['regression_percent']:.1f} % worse)"
             for row in rows
             if row["regression_percent"] is not None and row["regression_percent"] > max_regression_percent

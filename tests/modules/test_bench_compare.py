@@ -43,6 +43,7 @@ def test_changes_and_regressions_per_figure_and_script():
     tps = _row(comparison, "all", "tps")
     assert (tps["baseline"], tps["current"]) == (1000.0, 900.0)
     assert tps["change_percent"] == pytest.approx(-10.0) and tps["regression_percent"] == pytest.approx(10.0)
+    assert tps["text"] == {"baseline": "1000.0", "current": "900.0", "change": "-10.0 %"}
     p99 = _row(comparison, "all", "latency_p99_ms")
     assert p99["change_percent"] == pytest.approx(25.0) and p99["regression_percent"] == pytest.approx(25.0)
     read_tps = _row(comparison, "read.sql", "tps")
@@ -78,6 +79,8 @@ def test_a_baseline_without_a_value_gives_no_percentage():
     baseline = result(1000.0, 4.0, [("idle.sql", 0.0, None)])
     comparison = compare(result(1000.0, 4.0, [("idle.sql", 5.0, 3.0)]), baseline, max_regression_percent=0)
     assert _row(comparison, "idle.sql", "tps")["change_percent"] is None
+    latency = _row(comparison, "idle.sql", "latency_p99_ms")
+    assert latency["text"] == {"baseline": "n/a", "current": "3", "change": "n/a"}
     assert _row(comparison, "idle.sql", "latency_p99_ms")["regression_percent"] is None
     assert comparison["regressions"] == []
 
