@@ -1,9 +1,9 @@
-"""The sre.platform.integer, number and boolean tests: what a play accepts as a number or a switch."""
+"""The sre.platform parameter tests: what a play accepts as a number, a switch, an identifier or a time."""
 
 from __future__ import annotations
 
 import pytest
-from ansible_collections.sre.platform.plugins.test.parameters import boolean, integer, number
+from ansible_collections.sre.platform.plugins.test.parameters import boolean, identifier, integer, number, timestamp
 
 
 @pytest.mark.parametrize(
@@ -78,3 +78,44 @@ def test_number(value, bounds, expected):
 )
 def test_boolean(value, expected):
     assert boolean(value) is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("shop", True),
+        ("_shop_2", True),
+        ("s" * 63, True),
+        ("s" * 64, False),
+        ("Shop", False),
+        ("2shop", False),
+        ("shop-2", False),
+        ("shop; drop schema shop", False),
+        ("shop\n", False),
+        ("", False),
+        (5, False),
+    ],
+)
+def test_identifier(value, expected):
+    assert identifier(value) is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "past", "expected"),
+    [
+        ("2026-11-21T23:40:00Z", False, True),
+        ("2026-11-21T23:40:00.123456789+01:00", False, True),
+        ("2020-01-01T00:00:00-05:00", True, True),
+        ("2999-01-01T00:00:00Z", False, True),
+        ("2999-01-01T00:00:00Z", True, False),
+        ("2026-11-21 23:40:00Z", False, False),
+        ("2026-11-21T23:40:00", False, False),
+        ("2026-11-21", False, False),
+        ("2026-02-30T00:00:00Z", False, False),
+        ("2026-11-21T24:00:00Z", False, False),
+        ("yesterday", False, False),
+        (None, False, False),
+    ],
+)
+def test_timestamp(value, past, expected):
+    assert timestamp(value, past=past) is expected

@@ -14,12 +14,14 @@ Interface used by the modules (keep it stable):
 - ``describe_target(params)``: ``user@host:port/db`` for messages (never the password);
 - ``open_connection(params, libpq_options=None)``: a connection, or ``PostgresConnectionError`` saying what
   failed and why; ``libpq_options`` adds or overrides libpq keywords (``target_session_attrs``, keepalives...);
-- ``connect(module)``: the same for a module; fails the module with a clear message.
+- ``connect(module)``: the same for a module; fails the module with a clear message;
+- ``is_plain_identifier(name)``: a name that SQL and a shell take as it is (lower case, at most 63 characters).
 """
 
 from __future__ import annotations
 
 import copy
+import re
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
@@ -34,6 +36,8 @@ except ImportError:
     PSYCOPG2_IMPORT_ERROR = traceback.format_exc()
 
 SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+# Lower case, so PostgreSQL folds nothing, and within its 63-byte limit, so it truncates nothing.
+PLAIN_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 _ARGUMENT_SPEC = {
     "login_host": {"type": "str", "default": ""},
@@ -103,6 +107,11 @@ def describe_target(params: dict) -> str:
     """``user@host:port/db`` for messages; the password is never part of it."""
     host = params.get("login_unix_socket") or params.get("login_host") or "local socket"
     return f"{params.get('login_user')}@{host}:{params.get('login_port')}/{params.get('login_db')}"
+
+
+def is_plain_identifier(name) -> bool:
+    """A name that needs no quoting in SQL nor in a shell, and that PostgreSQL keeps as written."""
+    return isinstance(name, str) and PLAIN_IDENTIFIER.fullmatch(name) is not None
 
 
 def _reason(error_text: str) -> str:

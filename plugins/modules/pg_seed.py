@@ -180,7 +180,6 @@ progress:
   sample: ["created schema shop with 12 tables", "loaded orders (200000 rows in 8 chunks)"]
 """
 
-import re
 import time
 import traceback
 
@@ -188,6 +187,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.platform.plugins.module_utils.postgres import (
     connect,
     ensure_psycopg2,
+    is_plain_identifier,
     postgres_argument_spec,
 )
 
@@ -195,9 +195,6 @@ try:
     from ansible_collections.sre.platform.plugins.module_utils import seed_load, seed_schema
 except ImportError:  # psycopg2 is missing: ensure_psycopg2() reports it
     seed_load = seed_schema = None
-
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}\Z")
-
 
 def argument_spec() -> dict:
     spec = postgres_argument_spec()
@@ -222,7 +219,7 @@ def check_parameters(module: AnsibleModule) -> None:
         module.fail_json(msg=f"seed must fit PostgreSQL's bigint (-2^63 to 2^63 - 1), got {params['seed']}")
     if params["jobs"] < 0:
         module.fail_json(msg=f"jobs must be 0 (one per CPU) or more, got {params['jobs']}")
-    if not _SCHEMA_NAME.match(params["schema"]):
+    if not is_plain_identifier(params["schema"]):
         module.fail_json(
             msg=f"schema must be a lower-case identifier of at most 63 characters ([a-z_][a-z0-9_]*), "
             f"got {params['schema']!r}"

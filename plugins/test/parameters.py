@@ -3,18 +3,22 @@
 ``value is sre.platform.integer(minimum=1)`` and ``value is sre.platform.number(greater_than=0)`` accept a
 number or the text of one, and nothing else: no ``30s``, no trailing newline, no ``1e6``, no booleans.
 ``value is sre.platform.boolean`` accepts what ``| bool`` reads as true or false, where ``| bool`` would read
-a typo such as ``ture`` as false.
+a typo such as ``ture`` as false. ``value is sre.platform.identifier`` accepts a name that goes into SQL and a
+shell as it is, and ``value is sre.platform.timestamp(past=true)`` an RFC 3339 time with its zone.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from datetime import UTC, datetime
 
 from ansible.module_utils.parsing.convert_bool import BOOLEANS
+from ansible_collections.sre.platform.plugins.module_utils.postgres import is_plain_identifier
 
 INTEGER_TEXT = re.compile(r"-?[0-9]+")
 NUMBER_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})")
 
 
 def _as_number(value, text_form: re.Pattern, kinds: tuple[type, ...]):
@@ -49,8 +53,31 @@ def boolean(value) -> bool:
     return isinstance(value, (bool, int, float, str)) and value in BOOLEANS
 
 
+def identifier(value) -> bool:
+    """A lower-case SQL identifier of at most 63 characters: quoted nowhere, folded and truncated by nobody."""
+    return is_plain_identifier(value)
+
+
+def timestamp(value, past: bool = False) -> bool:
+    """An RFC 3339 time with its zone (2026-11-21T23:40:00Z) that exists in the calendar; not later than now
+    when ``past``."""
+    if not isinstance(value, str) or not RFC3339.fullmatch(value):
+        return False
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:  # a month 13, a February 30th, an hour 24
+        return False
+    return not past or moment <= datetime.now(UTC)
+
+
 class TestModule:
     """sre.platform tests."""
 
     def tests(self) -> dict:
-        return {"boolean": boolean, "integer": integer, "number": number}
+        return {
+            "boolean": boolean,
+            "identifier": identifier,
+            "integer": integer,
+            "number": number,
+            "timestamp": timestamp,
+        }

@@ -1,8 +1,8 @@
 """Playbooks check their parameters first: a bad value fails at once, naming only its variable.
 
-seed.yml and bench.yml run on inventories/postgres, where no throwaway PostgreSQL may be started; the drills
-and the load test run on inventories/local with a kubeconfig that does not exist, so the check must come
-before anything reads the cluster.
+seed.yml and bench.yml run on inventories/postgres, where no throwaway PostgreSQL may be started; the drills,
+the load test, the release and the restore run on inventories/local with a kubeconfig that does not exist, so
+the check must come before anything reads the cluster.
 """
 
 from __future__ import annotations
@@ -73,6 +73,13 @@ RELEASE = [
     ("rollback", "ture"),
     ("release_rollback_window", "5m"),
 ]
+RESTORE = [
+    ("cloudnative_pg_restore_target_time", "yesterday"),
+    ("cloudnative_pg_restore_target_time", "2026-11-21 23:40:00"),  # no zone: read in the server's
+    ("cloudnative_pg_restore_target_time", "2026-02-30T00:00:00Z"),
+    ("cloudnative_pg_restore_target_time", "2999-01-01T00:00:00Z"),  # recovery can never reach it
+    ("seed_schema", "shop; drop schema shop"),
+]
 CASES = (
     [("seed", *case) for case in SEED]
     + [("bench", *case) for case in BENCH]
@@ -80,6 +87,7 @@ CASES = (
     + [("alert_drill", *case) for case in ALERT_DRILL]
     + [("load", *case) for case in LOAD]
     + [("release", *case) for case in RELEASE]
+    + [("restore", *case) for case in RESTORE]
 )
 
 
@@ -98,3 +106,17 @@ def test_a_bad_parameter_fails_before_anything_starts(tmp_path, playbook: str, n
     assert list(refused) == [name], "exactly the bad variable is named"
     assert refused[name].startswith(f"Invalid {name}: need ") and refused[name].endswith(f"got {value}")
     assert not server_dir.exists(), "no throwaway PostgreSQL may be started (or seeded) for a run that cannot work"
+
+
+def test_the_throwaway_server_needs_a_plain_database_name(tmp_path):
+    server_dir = tmp_path / "pg"
+    extra_vars = {
+        "local_postgres_port": free_port(),
+        "local_postgres_dir": str(server_dir),
+        "local_postgres_database": "s" * 64,  # PostgreSQL would cut it to 63
+    }
+    run = run_playbook("playbooks/seed.yml", inventory="inventories/postgres", extra_vars=extra_vars)
+    assert run.returncode != 0
+    (refusal,) = run.task_results("sre.platform.local_postgres : Check the inputs")
+    assert "local_postgres_database a lower-case identifier of at most 63 characters" in refusal["msg"]
+    assert not server_dir.exists()
