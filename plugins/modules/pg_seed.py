@@ -196,6 +196,7 @@ try:
 except ImportError:  # psycopg2 is missing: ensure_psycopg2() reports it
     seed_load = seed_schema = None
 
+
 def argument_spec() -> dict:
     spec = postgres_argument_spec()
     spec.update(
