@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.sre.platform.plugins.test.parameters import boolean, identifier, integer, number, timestamp
+from ansible_collections.sre.platform.plugins.module_utils.postgres import is_plain_identifier
+from ansible_collections.sre.platform.plugins.test.parameters import boolean, integer, number, timestamp
 
 
 @pytest.mark.parametrize(
@@ -97,7 +98,7 @@ def test_boolean(value, expected):
     ],
 )
 def test_identifier(value, expected):
-    assert identifier(value) is expected
+    assert is_plain_identifier(value) is expected
 
 
 @pytest.mark.parametrize(

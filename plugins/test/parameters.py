@@ -53,11 +53,6 @@ def boolean(value) -> bool:
     return isinstance(value, (bool, int, float, str)) and value in BOOLEANS
 
 
-def identifier(value) -> bool:
-    """A lower-case SQL identifier of at most 63 characters: quoted nowhere, folded and truncated by nobody."""
-    return is_plain_identifier(value)
-
-
 def timestamp(value, past: bool = False) -> bool:
     """An RFC 3339 time with its zone (2026-11-21T23:40:00Z) that exists in the calendar; not later than now
     when ``past``."""
@@ -76,7 +71,7 @@ class TestModule:
     def tests(self) -> dict:
         return {
             "boolean": boolean,
-            "identifier": identifier,
+            "identifier": is_plain_identifier,
             "integer": integer,
             "number": number,
             "timestamp": timestamp,
