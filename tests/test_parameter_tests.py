@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from ansible_collections.sre.platform.plugins.module_utils.postgres import is_plain_identifier
-from ansible_collections.sre.platform.plugins.test.parameters import boolean, integer, number, timestamp
+from ansible_collections.sre.platform.plugins.test.parameters import boolean, integer, number, source_range, timestamp
 
 
 @pytest.mark.parametrize(
@@ -120,3 +120,25 @@ def test_identifier(value, expected):
 )
 def test_timestamp(value, past, expected):
     assert timestamp(value, past=past) is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("172.16.0.0/12", True),
+        ("127.0.0.1/32", True),
+        ("2001:db8::/32", True),
+        ("0.0.0.0/1", True),
+        ("0.0.0.0/0", False),
+        ("::/0", False),
+        ("10.0.0.1", False),
+        ("10.0.0.1/8", False),
+        ("10.0.0.0/33", False),
+        ("10.0.0.0/", False),
+        ("everyone", False),
+        (["10.0.0.0/8"], False),
+        (None, False),
+    ],
+)
+def test_source_range(value, expected):
+    assert source_range(value) is expected

@@ -5,10 +5,13 @@ number or the text of one, and nothing else: no ``30s``, no trailing newline, no
 ``value is sre.platform.boolean`` accepts what ``| bool`` reads as true or false, where ``| bool`` would read
 a typo such as ``ture`` as false. ``value is sre.platform.identifier`` accepts a name that goes into SQL and a
 shell as it is, and ``value is sre.platform.timestamp(past=true)`` an RFC 3339 time with its zone.
+``value is sre.platform.source_range`` accepts a client network for a load balancer or a NetworkPolicy: a
+network in CIDR notation that is not the whole address space.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from datetime import UTC, datetime
@@ -65,6 +68,17 @@ def timestamp(value, past: bool = False) -> bool:
     return not past or moment <= datetime.now(UTC)
 
 
+def source_range(value) -> bool:
+    """A network in CIDR notation (10.0.0.0/8, 2001:db8::/32) without host bits and with a prefix longer
+    than 0: 0.0.0.0/0 and ::/0 let everyone in, which a source range is there to prevent."""
+    if not isinstance(value, str) or "/" not in value:
+        return False
+    try:
+        return ipaddress.ip_network(value, strict=True).prefixlen > 0
+    except ValueError:  # not an address, a prefix out of range, host bits set (10.0.0.1/8)
+        return False
+
+
 class TestModule:
     """sre.platform tests."""
 
@@ -74,5 +88,6 @@ class TestModule:
             "identifier": is_plain_identifier,
             "integer": integer,
             "number": number,
+            "source_range": source_range,
             "timestamp": timestamp,
         }
