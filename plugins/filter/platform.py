@@ -8,6 +8,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.platform.plugins.module_utils import timestamps
+from ansible_collections.sre.platform.plugins.module_utils.postgres import dsn_connection
 
 
 def manifest_filename(obj: dict) -> str:
@@ -120,6 +121,14 @@ def iso_utc(epoch) -> str:
     return timestamps.iso_utc(seconds)
 
 
+def pg_dsn(dsn) -> dict:
+    """host, port, user, password, database and sslmode of a libpq connection URI or key=value string."""
+    try:
+        return dsn_connection(dsn)
+    except ValueError as exc:
+        raise AnsibleFilterError(f"pg_dsn: {exc}") from None
+
+
 class FilterModule:
     """sre.platform filters."""
 
@@ -130,4 +139,5 @@ class FilterModule:
             "apply_errors": apply_errors,
             "lb_address_range": lb_address_range,
             "iso_utc": iso_utc,
+            "pg_dsn": pg_dsn,
         }

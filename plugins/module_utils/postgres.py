@@ -15,7 +15,9 @@ Interface used by the modules (keep it stable):
 - ``open_connection(params, libpq_options=None)``: a connection, or ``PostgresConnectionError`` saying what
   failed and why; ``libpq_options`` adds or overrides libpq keywords (``target_session_attrs``, keepalives...);
 - ``connect(module)``: the same for a module; fails the module with a clear message;
-- ``is_plain_identifier(name)``: a name that SQL and a shell take as it is (lower case, at most 63 characters).
+- ``is_plain_identifier(name)``: a name that SQL and a shell take as it is (lower case, at most 63 characters);
+- ``dsn_connection(dsn)``: host, port, user, password, database and sslmode from a libpq connection URI or
+  key=value string, or ``ValueError`` saying what is wrong with it (never echoing it: it holds the password).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 try:
     import psycopg2
+    import psycopg2.extensions
 
     HAS_PSYCOPG2 = True
     PSYCOPG2_IMPORT_ERROR = None
@@ -112,6 +115,54 @@ def describe_target(params: dict) -> str:
 def is_plain_identifier(name) -> bool:
     """A name that needs no quoting in SQL nor in a shell, and that PostgreSQL keeps as written."""
     return isinstance(name, str) and PLAIN_IDENTIFIER.fullmatch(name) is not None
+
+
+# What a DSN may set: what the modules and pgbench take (libpq keyword -> key of the result, default).
+_DSN_FIELDS = {
+    "host": ("host", None),
+    "port": ("port", "5432"),
+    "user": ("user", "postgres"),
+    "password": ("password", ""),
+    "dbname": ("database", "postgres"),
+    "sslmode": ("sslmode", "prefer"),
+}
+DSN_FORMS = "postgresql://user:password@host:port/database?sslmode=require, or host=... port=... user=... dbname=..."
+
+
+def dsn_connection(dsn) -> dict:
+    """The connection a DSN names, with the modules' defaults for what it leaves out.
+
+    libpq itself parses the text (URI or key=value), so quoting and percent-encoding mean what they mean to
+    psql. Options the modules cannot pass on (sslrootcert, options...) are refused, not dropped, and so is a
+    list of hosts: the playbooks talk to one read-write endpoint. Messages name keys, never values.
+    """
+    if not HAS_PSYCOPG2:
+        raise ValueError(f"psycopg2 is not installed: {PSYCOPG2_IMPORT_ERROR}")
+    if not isinstance(dsn, str) or not dsn.strip():
+        raise ValueError(f"the DSN is empty or not text; write it as {DSN_FORMS}")
+    try:
+        given = psycopg2.extensions.parse_dsn(dsn)
+    except psycopg2.ProgrammingError:  # libpq's message quotes the text, password included
+        raise ValueError(
+            f"libpq cannot parse the DSN (check quoting and percent-encoding); write it as {DSN_FORMS}"
+        ) from None
+    unsupported = sorted(set(given) - set(_DSN_FIELDS))
+    if unsupported:
+        raise ValueError(
+            f"the DSN sets {', '.join(unsupported)}, which the playbooks cannot pass on; they take "
+            f"{', '.join(_DSN_FIELDS)}"
+        )
+    if not given.get("host"):
+        raise ValueError("the DSN names no host")
+    if "," in given["host"] or "," in given.get("port", ""):
+        raise ValueError("the DSN names several hosts or ports; give the one read-write endpoint")
+    connection = {key: given.get(keyword, default) for keyword, (key, default) in _DSN_FIELDS.items()}
+    if not connection["port"].isdigit() or not 0 < int(connection["port"]) < 65536:
+        raise ValueError("the DSN's port is not a number from 1 to 65535")
+    if connection["sslmode"] not in SSL_MODES:
+        raise ValueError(f"the DSN's sslmode must be one of {', '.join(SSL_MODES)}")
+    connection["port"] = int(connection["port"])
+    return connection
 
 
 def _reason(error_text: str) -> str:

@@ -160,3 +160,42 @@ def test_a_baseline_that_is_not_a_bench_result_fails_before_anything_starts(tmp_
     (refusal,) = run.task_results("Check that the baseline is a pg_bench result")
     assert refusal["msg"] == f"bench_baseline {not_bench} is not a bench.json written by bench.yml (pg_bench's output)"
     assert not (tmp_path / "pg").exists()
+
+
+def test_bench_playbook_seeds_and_benchmarks_the_database_a_dsn_names(postgres_server: PostgresServer, tmp_path):
+    """One connection URI serves both plays: the seed play reads it, the benchmark play keeps what it read."""
+    database = postgres_server.createdb("bench_dsn")
+    dsn = (
+        f"postgresql://postgres:{postgres_server.password}@127.0.0.1:{postgres_server.port}/{database}?sslmode=disable"
+    )
+    extra_vars = {"pg_dsn": dsn, "seed_rows": 2000, "bench_duration": 3, "bench_report_dir": str(tmp_path / "reports")}
+    run = run_playbook("playbooks/bench.yml", inventory="inventories/postgres", extra_vars=extra_vars)
+    assert run.returncode == 0, run.output
+    assert run.task_results("Run pgbench")[0]["transactions"] > 0
+    assert int(postgres_server.psql("SELECT count(*) FROM shop.customers", dbname=database)) > 0
+    read, again = run.task_results("Check pg_dsn")
+    assert read["msg"] == "Database from pg_dsn: 127.0.0.1"
+    assert again["skipped"] is True, "the benchmark play keeps the connection the seed play read"
+    assert postgres_server.password not in run.output
+
+
+@pytest.mark.parametrize(
+    ("variables", "refusal"),
+    [
+        ({"pg_port": 5433}, "pg_dsn names the whole connection, and pg_port would override part of it"),
+        ({}, "pg_dsn: the DSN names several hosts or ports"),
+    ],
+)
+def test_a_dsn_that_cannot_be_used_fails_before_anything_starts(tmp_path, variables, refusal):
+    server_dir = tmp_path / "pg"
+    extra_vars = {
+        "pg_dsn": "postgresql://app:hunter2@db1.example,db2.example/app",
+        "local_postgres_port": free_port(),
+        "local_postgres_dir": str(server_dir),
+        **variables,
+    }
+    run = run_playbook("playbooks/bench.yml", inventory="inventories/postgres", extra_vars=extra_vars)
+    assert run.returncode != 0
+    assert refusal in run.output
+    assert "hunter2" not in run.output
+    assert not server_dir.exists()

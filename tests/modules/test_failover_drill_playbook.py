@@ -89,11 +89,8 @@ def test_a_rehearsed_failover_is_measured_and_reported(kube_api, server_factory,
     )
     extra_vars = {
         "platform_kubeconfig": str(kube_api.kubeconfig),
-        "pg_host": "127.0.0.1",
-        "pg_port": database.port,
-        "pg_user": database.user_name,
-        "pg_password": database.password,
-        "pg_database": "postgres",
+        # One key=value string, as a DATABASE_URL would give it: the drill reads pg_host, pg_port... from it.
+        "pg_dsn": database.dsn("postgres"),
         # An upper bound: the probe stops drill_tail seconds after the Cluster is Ready again.
         "drill_duration": 60,
         "drill_tail": 1,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
 from ansible_collections.sre.platform.plugins.module_utils.postgres import (
     PostgresConnectionError,
     describe_target,
+    dsn_connection,
     libpq_env,
     open_connection,
     postgres_argument_spec,
@@ -82,3 +84,45 @@ def test_libpq_options_add_to_the_connection_options(postgres_server):
         assert conn.get_dsn_parameters()["target_session_attrs"] == "read-write"
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize(
+    ("dsn", "expected"),
+    [
+        (
+            "postgresql://app:s%40cret@db.example:6432/shop?sslmode=require",
+            ("db.example", 6432, "app", "s@cret", "shop", "require"),
+        ),
+        ("postgres://[::1]/app", ("::1", 5432, "postgres", "", "app", "prefer")),
+        (
+            "host=db.example password='two words' dbname=app",
+            ("db.example", 5432, "postgres", "two words", "app", "prefer"),
+        ),
+        ("postgresql:///app?host=/run/postgresql&user=app", ("/run/postgresql", 5432, "app", "", "app", "prefer")),
+    ],
+)
+def test_a_dsn_gives_the_connection_with_the_modules_defaults(dsn, expected):
+    keys = ("host", "port", "user", "password", "database", "sslmode")
+    assert dsn_connection(dsn) == dict(zip(keys, expected, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("dsn", "reason"),
+    [
+        ("postgresql://app:hunter2@db.example/app?sslrootcert=/ca.pem", "sets sslrootcert, which"),
+        ("host=db.example password=hunter2 options=-csearch_path=x", "sets options, which"),
+        ("postgresql://app:hunter2@h1,h2/app", "several hosts or ports"),
+        ("postgresql://app:hunter2@/app", "names no host"),
+        ("postgresql://app:hunter2@db.example:0/app", "port is not a number from 1 to 65535"),
+        ("host=db.example password=hunter2 port=five", "port is not a number"),
+        ("postgresql://app:hunter2@db.example/app?sslmode=always", "sslmode must be one of disable, allow"),
+        ("hunter2", "libpq cannot parse the DSN"),
+        ("postgresql://app:hunter2@db.example/app?%zz=1", "libpq cannot parse the DSN"),
+        ("", "empty or not text"),
+        (None, "empty or not text"),
+    ],
+)
+def test_a_dsn_the_playbooks_cannot_honour_is_refused_without_quoting_it(dsn, reason):
+    with pytest.raises(ValueError, match=re.escape(reason)) as refusal:
+        dsn_connection(dsn)
+    assert "hunter2" not in str(refusal.value)
