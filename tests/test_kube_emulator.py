@@ -416,3 +416,31 @@ def test_a_missing_schemas_directory_stops_the_cli(tmp_path):
     assert run.returncode == 2
     assert "SRE_PLATFORM_SCHEMAS" in run.stderr
     assert not Path(tmp_path / "k").exists()
+
+
+def test_a_command_runs_in_a_pod_in_the_environment_the_test_gave_it(kube_api, tmp_path):
+    create(kube_api, NAMESPACE)
+    for name in ("shell", "silent"):
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "demo"}}
+        pod["spec"] = {"containers": [{"name": "main", "image": "busybox:1.36.1"}]}
+        create(kube_api, pod)
+    kube_api.set_pod_exec("shell", "demo", {"GREETING": "hello from the pod"})
+    script = 'echo "$GREETING"; echo to-stderr >&2; exit 3'
+    runs = [
+        task(
+            "Run in the shell pod",
+            "kubernetes.core.k8s_exec",
+            namespace="demo",
+            pod="shell",
+            command=f"sh -c '{script}'",
+        ),
+        task("Run in the silent pod", "kubernetes.core.k8s_exec", namespace="demo", pod="silent", command="true"),
+        task("Run in no pod", "kubernetes.core.k8s_exec", namespace="demo", pod="absent", command="true"),
+    ]
+    run = kube_api.playbook(PLAY_HEADER + "".join(run + "      ignore_errors: true\n" for run in runs), tmp_path)
+    (shell,) = run.task_results("Run in the shell pod")
+    assert (shell["stdout"], shell["stderr"], shell["rc"]) == ("hello from the pod\n", "to-stderr\n", 3)
+    (silent,) = run.task_results("Run in the silent pod")
+    assert silent["rc"] == 127 and "no command runs in pod silent" in silent["stderr"]
+    (absent,) = run.task_results("Run in no pod")
+    assert absent["failed"] is True

@@ -24,7 +24,14 @@ rely on:
   claims healthy, as their controllers would once everything runs;
 - pod logs: no container runs, so a pod's ``log`` subresource serves what a
   test wrote for it (``--pod-logs DIR``: ``DIR/<namespace>/<pod>.log``, empty
-  when absent; ``tailLines`` honoured).
+  when absent; ``tailLines`` honoured);
+- pod exec (the websocket ``exec`` subresource, what ``kubernetes.core.k8s_exec``
+  uses): no container runs either, so the command runs on this host, in the
+  environment a test wrote for the pod (``--pod-exec DIR``:
+  ``DIR/<namespace>/<pod>.json``, a JSON object of variables added to the
+  emulator's own). A test points ``psql`` at a local PostgreSQL that way. A pod
+  without such a file answers as a container whose command is not found
+  (exit code 127).
 
 It stays a JSON store: no validation, no admission, no garbage collection
 (except a namespace's objects when it is deleted), finalizers are not waited
@@ -422,6 +429,7 @@ class KubeEmulator(kmock.KubernetesEmulator):
 
     auto_status: bool = False
     pod_logs: Path | None = None
+    pod_exec: Path | None = None
     _revision: itertools.count = attrs.field(factory=lambda: itertools.count(1), init=False)
     _last_revision: int = attrs.field(default=0, init=False)
     _next_ip: itertools.count = attrs.field(factory=lambda: itertools.count(10), init=False)
@@ -449,6 +457,8 @@ class KubeEmulator(kmock.KubernetesEmulator):
         if resource is None or resource.plural is None:
             return await super()._handle(request)  # discovery and non-API paths
         try:
+            if (resource.group, resource.plural, request.subresource) == ("", "pods", "exec"):
+                return await self._pod_exec(request)
             async with self._lock:
                 if (resource.group, resource.plural, request.subresource) == ("", "pods", "log"):
                     return aiohttp.web.Response(text=self._pod_log(request), content_type="text/plain")
@@ -467,6 +477,35 @@ class KubeEmulator(kmock.KubernetesEmulator):
         text = path.read_text() if path is not None and path.is_file() else ""
         tail = request.params.get("tailLines")
         return "".join(text.splitlines(keepends=True)[-int(tail) :]) if tail else text
+
+    async def _pod_exec(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
+        """Run the command on this host in the pod's test-given environment; answer as the exec protocol does.
+
+        The channel protocol's frames: a channel byte (1 stdout, 2 stderr, 3 the final status), then data.
+        """
+        async with self._lock:
+            target = self._target(request.resource, request.namespace, request.name)
+            self._existing_or_404(target)
+        raw = request._raw_request
+        command = raw.query.getall("command", [])
+        path = self.pod_exec / target.namespace / f"{target.name}.json" if self.pod_exec else None
+        socket = aiohttp.web.WebSocketResponse(protocols=("v4.channel.k8s.io",))
+        await socket.prepare(raw)
+        if not command or path is None or not path.is_file():
+            code, out, err = 127, b"", f"no command runs in pod {target.name} (no {path})\n".encode()
+        else:
+            environment = {**os.environ, **json.loads(path.read_text())}
+            process = await asyncio.create_subprocess_exec(
+                *command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            out, err = await process.communicate()
+            code = process.returncode
+        for channel, data in ((1, out), (2, err)):
+            if data:
+                await socket.send_bytes(bytes([channel]) + data)
+        await socket.send_bytes(b"\x03" + json.dumps(_exec_status(code)).encode())
+        await socket.close()
+        return socket
 
     def _serve_object(self, request: kmock.Request) -> tuple[int, JSON]:
         target = self._target(request.resource, request.namespace, request.name)
@@ -696,11 +735,27 @@ def _body_dict(request: kmock.Request) -> JSON:
     return copy.deepcopy(dict(request.data))
 
 
+def _exec_status(code: int) -> JSON:
+    """The status an exec stream ends with, as the kubelet writes it."""
+    if code == 0:
+        return {"metadata": {}, "status": "Success"}
+    return {
+        "metadata": {},
+        "status": "Failure",
+        "message": f"command terminated with non-zero exit code: {code}",
+        "reason": "NonZeroExitCode",
+        "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
+    }
+
+
 def build_emulator(
-    auto_status: bool = False, schemas: Path | None = None, pod_logs: Path | None = None
+    auto_status: bool = False,
+    schemas: Path | None = None,
+    pod_logs: Path | None = None,
+    pod_exec: Path | None = None,
 ) -> KubeEmulator:
     """An emulator that already serves every custom resource of the schemas directory."""
-    emulator = KubeEmulator(auto_status=auto_status, pod_logs=pod_logs)
+    emulator = KubeEmulator(auto_status=auto_status, pod_logs=pod_logs, pod_exec=pod_exec)
     emulator.add_resources(schema_resources(schemas or schemas_dir()))
     # Kinds the shared catalogue lacks, with schemas kept in the project (files/schemas).
     emulator.add_resources(schema_resources(PROJECT_SCHEMAS_DIR))
@@ -752,6 +807,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--schemas", type=Path, help="CRD schemas directory (default: $SRE_PLATFORM_SCHEMAS)")
     parser.add_argument("--pod-logs", type=Path, help="pod logs to serve: DIR/<namespace>/<pod>.log")
     parser.add_argument(
+        "--pod-exec", type=Path, help="environment of commands run in a pod: DIR/<namespace>/<pod>.json"
+    )
+    parser.add_argument(
         "--background",
         action="store_true",
         help="start the emulator as a detached process, wait until it answers, print its PID and URL, exit",
@@ -761,7 +819,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run_foreground(args: argparse.Namespace) -> int:
-    emulator = build_emulator(args.auto_status, args.schemas, args.pod_logs)
+    emulator = build_emulator(args.auto_status, args.schemas, args.pod_logs, args.pod_exec)
     port = args.port or free_port()
     url = f"http://{LOOPBACK}:{port}"
     _write_atomically(args.kubeconfig, kubeconfig_text(url))
@@ -826,7 +884,8 @@ class KubeEmulatorServer(ManagedServer):
     ``.kubeconfig`` and ``.url`` point at it; ``.client`` is a
     ``kubernetes.dynamic.DynamicClient``; ``get`` reads an object,
     ``set_status`` writes a status through the status subresource (as a
-    controller would), ``set_pod_log`` what a pod printed, ``playbook`` runs
+    controller would), ``set_pod_log`` what a pod printed, ``set_pod_exec``
+    the environment its commands run in, ``playbook`` runs
     ansible-playbook against it.
     """
 
@@ -835,6 +894,7 @@ class KubeEmulatorServer(ManagedServer):
         self.auto_status = auto_status
         self.kubeconfig = self.workdir / "kubeconfig"
         self.pod_logs = self.workdir / "pod-logs"
+        self.pod_exec = self.workdir / "pod-exec"
         self._client = None
 
     @property
@@ -844,7 +904,7 @@ class KubeEmulatorServer(ManagedServer):
     def start(self, timeout: float = 30.0) -> KubeEmulatorServer:
         argv = [sys.executable, "-m", "tests.harness.kube_emulator", "--port", str(self.port)]
         argv += ["--kubeconfig", str(self.kubeconfig), "--pidfile", str(self.workdir / "emulator.pid")]
-        argv += ["--pod-logs", str(self.pod_logs)]
+        argv += ["--pod-logs", str(self.pod_logs), "--pod-exec", str(self.pod_exec)]
         if self.auto_status:
             argv.append("--auto-status")
         self.spawn(argv, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
@@ -884,6 +944,12 @@ class KubeEmulatorServer(ManagedServer):
         path = self.pod_logs / namespace / f"{name}.log"
         path.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(path, text)
+
+    def set_pod_exec(self, name: str, namespace: str, environment: dict[str, str]) -> None:
+        """Let commands run "in" the pod from now on: on this host, with these variables added."""
+        path = self.pod_exec / namespace / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(path, json.dumps(environment))
 
     def playbook(self, text: str, workdir: Path, check: bool = False, diff: bool = False) -> PlaybookRun:
         """Run a playbook (YAML text) on localhost against this emulator only, with its own TMPDIR.

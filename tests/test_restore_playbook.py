@@ -1,0 +1,106 @@
+"""playbooks/restore.yml: rehearsals on loopback (parameter checks: tests/modules/test_playbook_parameters.py).
+
+No CloudNativePG can run here. The API emulator's stand-in controller reports the restored Cluster Ready, as
+the operator would once recovery finished, with its first instance as primary. The drill then runs psql "in"
+each primary: the emulator runs it on this host against a PostgreSQL of the test, one for the source and one
+for the copy, both seeded by pg_seed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+from tests.harness.ansible import run_module, run_playbook
+from tests.harness.kube_emulator import KubeEmulatorServer
+from tests.harness.servers import LOOPBACK, PostgresServer
+
+PLAYBOOK = "playbooks/restore.yml"
+NAMESPACE, CLUSTER, COPY = "databases", "pg-main", "pg-main-restore"
+DATABASE = "app"  # cloudnative_pg_database
+CLUSTER_API = "postgresql.cnpg.io/v1"
+VERDICT = "sre.platform.cloudnative_pg : Fail when a checksum differs"
+
+
+def _create(kube_api: KubeEmulatorServer, api_version: str, kind: str, body: dict) -> None:
+    kube_api.client.resources.get(api_version=api_version, kind=kind).create(body=body)
+
+
+def _primary(kube_api: KubeEmulatorServer, pod: str, server: PostgresServer) -> None:
+    """A primary's pod whose commands reach ``server``, as psql inside the pod reaches its own PostgreSQL."""
+    pod_body = {"metadata": {"name": pod, "namespace": NAMESPACE}}
+    pod_body["spec"] = {"containers": [{"name": "postgres", "image": "postgres"}]}
+    _create(kube_api, "v1", "Pod", pod_body)
+    environment = {"PGHOST": LOOPBACK, "PGPORT": str(server.port), "PGUSER": server.user_name}
+    environment |= {"PGPASSWORD": server.password, "PATH": f"{server.bindir}{os.pathsep}{os.environ['PATH']}"}
+    kube_api.set_pod_exec(pod, NAMESPACE, environment)
+
+
+def _seeded(server_factory) -> PostgresServer:
+    server = server_factory(PostgresServer())
+    server.createdb(DATABASE)
+    seeded = run_module("sre.platform.pg_seed", {**server.conninfo, "login_db": DATABASE, "rows": 2000, "seed": 7})
+    assert seeded["changed"] is True, seeded
+    return server
+
+
+@pytest.fixture
+def platform(server_factory, tmp_path):
+    """The emulated platform: a source Cluster whose primary is one PostgreSQL, a copy's primary another."""
+    kube_api = server_factory(KubeEmulatorServer(auto_status=True))
+    _create(kube_api, "v1", "Namespace", {"metadata": {"name": NAMESPACE}})
+    _create(kube_api, CLUSTER_API, "Cluster", {"metadata": {"name": CLUSTER, "namespace": NAMESPACE}, "spec": {}})
+    source, copy = _seeded(server_factory), _seeded(server_factory)
+    _primary(kube_api, f"{CLUSTER}-1", source)
+    _primary(kube_api, f"{COPY}-1", copy)
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(
+        f"[platform]\nlocalhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+    )
+    return kube_api, copy, inventory
+
+
+def restore(platform, tmp_path, **extra_vars):
+    kube_api, _, inventory = platform
+    variables = {
+        "platform_kubeconfig": str(kube_api.kubeconfig),
+        "cloudnative_pg_report_dir": str(tmp_path / "reports"),
+        "cloudnative_pg_wait_timeout": 60,
+        **extra_vars,
+    }
+    run = run_playbook(PLAYBOOK, inventory=str(inventory), extra_vars=variables, env={"TMPDIR": str(tmp_path)})
+    report = json.loads((tmp_path / "reports" / "restore.json").read_text())
+    return run, report
+
+
+def test_a_faithful_copy_passes_and_is_deleted(platform, tmp_path):
+    run, report = restore(platform, tmp_path)
+    assert run.returncode == 0, run.output[-4000:]
+    assert (report["source"], report["restored_into"], report["target_time"]) == (CLUSTER, COPY, "latest")
+    assert report["verdict"] == "pass"
+    assert len(report["source_checksums"]) >= 10, "every seeded table is compared"
+    assert report["restored_checksums"] == report["source_checksums"]
+    (verdict,) = run.task_results(VERDICT)
+    assert verdict["msg"].startswith("restore drill passed in ")
+    kube_api = platform[0]
+    assert kube_api.get(CLUSTER_API, "Cluster", COPY, NAMESPACE) is None, "the restored Cluster is cleaned up"
+
+
+def test_a_copy_that_differs_fails_the_drill_and_names_the_report(platform, tmp_path):
+    kube_api, copy, _ = platform
+    copy.psql("UPDATE shop.customers SET email = 'changed@example.test' WHERE id = 1", dbname=DATABASE)
+    run, report = restore(platform, tmp_path, cloudnative_pg_restore_cleanup=False)
+    assert run.returncode != 0
+    assert report["verdict"] == "fail"
+    differing = {t for t, s in report["source_checksums"].items() if report["restored_checksums"][t] != s}
+    assert differing == {"customers"}
+    (verdict,) = run.task_results(VERDICT)
+    assert "the copy's tables or checksums differ" in verdict["msg"]
+    restored = kube_api.get(CLUSTER_API, "Cluster", COPY, NAMESPACE)
+    recovery = restored["spec"]["bootstrap"]["recovery"]
+    assert (recovery["source"], recovery["database"]) == ("origin", DATABASE)
+    (origin,) = restored["spec"]["externalClusters"]
+    assert origin["plugin"]["parameters"] == {"barmanObjectName": f"{CLUSTER}-backups", "serverName": CLUSTER}
