@@ -1,4 +1,5 @@
-"""What the roles expose to the network: each role's preflight refuses an exposure it should not make.
+"""What the roles expose to the network, and their switches: each role's preflight refuses an exposure it
+should not make and a switch that is not a boolean; the templates read a switch given as text right.
 
 Every case is one play of a single ansible-playbook run (a run per case would take a minute here): the
 play sets the case's variables and runs the role's preflight with errors ignored, so each case's verdict
@@ -19,19 +20,24 @@ CASES = [
     ("cloudnative_pg", "Check the exposure", {"platform_target": "eks"}, False),
     ("cloudnative_pg", "Check the exposure", {"cloudnative_pg_expose": "false", "platform_target": "gke"}, False),
     ("cloudnative_pg", "Check the exposure", {"cloudnative_pg_expose": True, "platform_target": "aks"}, True),
-    ("cloudnative_pg", "Check the exposure", {"cloudnative_pg_expose": "ture"}, True),
+    ("cloudnative_pg", "Check the switches", {"cloudnative_pg_expose": "ture"}, True),
+    ("cloudnative_pg", "Check the switches", {"cloudnative_pg_backup_enabled": "nope"}, True),
+    ("cloudnative_pg", "Check the switches", {"cloudnative_pg_restore_cleanup": "off"}, False),
     ("cloudnative_pg", "Check the exposure", {"cloudnative_pg_expose_source_ranges": []}, True),
     ("cloudnative_pg", "Check the exposure", {"cloudnative_pg_expose_source_ranges": ["0.0.0.0/0"]}, True),
     ("cloudnative_pg", "Check the exposure", {"cloudnative_pg_expose_source_ranges": ["10.0.0.1/8"]}, True),
     ("monitoring", "Check the exposure", {"monitoring_expose_source_ranges": ["2001:db8::/32"]}, False),
     ("monitoring", "Check the exposure", {"monitoring_expose_source_ranges": ["10.0.0.0/8", "::/0"]}, True),
-    ("monitoring", "Check the exposure", {"monitoring_expose": "maybe"}, True),
+    ("monitoring", "Check the switches", {"monitoring_expose": "maybe"}, True),
+    ("monitoring", "Check the switches", {"monitoring_logs_enabled": "0"}, False),
+    ("monitoring", "Check the switches", {"monitoring_metrics_server_insecure_tls": "insecure"}, True),
     ("apps", "Check the inputs", {"apps_lb_source_ranges": ["172.16.0.0/12"]}, False),
     ("apps", "Check the inputs", {"apps_lb_source_ranges": ["0.0.0.0/0"]}, True),
 ]
 
 
-def _play(role: str, variables: dict, render: str | None = None) -> dict:
+def _play(role: str, variables: dict, *templates: str) -> dict:
+    """A play that runs the role's preflight with errors ignored, then renders its ``templates`` ("Render X")."""
     tasks = [
         {
             "name": "Preflight",
@@ -43,13 +49,10 @@ def _play(role: str, variables: dict, render: str | None = None) -> dict:
             },
         }
     ]
-    if render:
-        tasks.append(
-            {
-                "name": "Render",
-                "ansible.builtin.debug": {"msg": f"{{{{ lookup('ansible.builtin.template', '{render}') }}}}"},
-            }
-        )
+    for template in templates:
+        path = ROLES / role / "templates" / template
+        lookup = f"{{{{ lookup('ansible.builtin.template', '{path}') }}}}"
+        tasks.append({"name": f"Render {template}", "ansible.builtin.debug": {"msg": lookup}})
     return {
         "name": role,
         "hosts": "localhost",
@@ -65,25 +68,35 @@ def test_each_role_refuses_exactly_the_exposures_it_should(tmp_path):
     playbook.write_text(yaml.safe_dump([_play(role, variables) for role, _, variables, _ in CASES]))
     run = run_playbook(str(playbook))
     assert run.returncode == 0, run.output
-    verdicts = {(role, task): iter(run.task_results(f"sre.platform.{role} : {task}")) for role, task, _, _ in CASES}
-    for role, task, variables, refused in CASES:
-        result = next(verdicts[role, task])
+    for play, (role, task, variables, refused) in zip(run.report["plays"], CASES, strict=True):
+        (result,) = [
+            t["hosts"]["localhost"] for t in play["tasks"] if t["task"]["name"] == f"sre.platform.{role} : {task}"
+        ]
         assert bool(result.get("failed")) is refused, f"{role} with {variables}: {result}"
 
 
-def test_expose_given_as_text_false_exposes_nothing(tmp_path):
-    """-e cloudnative_pg_expose=false arrives as the text 'false', which used to read as true."""
-    variables = {"cloudnative_pg_expose": "false", "monitoring_expose": "false"}
+def test_switches_given_as_text_false_are_off(tmp_path):
+    """-e cloudnative_pg_expose=false arrives as the text 'false', which the templates used to read as true."""
+    off = {"cloudnative_pg_expose", "cloudnative_pg_backup_enabled", "monitoring_expose", "monitoring_logs_enabled"}
+    variables = dict.fromkeys(off, "false")
     plays = [
-        _play("cloudnative_pg", variables, ROLES / "cloudnative_pg/templates/exposure.yml.j2"),
-        _play("monitoring", variables, ROLES / "monitoring/templates/kube-prometheus-stack.yml.j2"),
+        _play("cloudnative_pg", variables, "exposure.yml.j2", "objectstore.yml.j2"),
+        _play("monitoring", variables, "kube-prometheus-stack.yml.j2"),
     ]
-    playbook = tmp_path / "exposure.yml"
+    playbook = tmp_path / "switches.yml"
     playbook.write_text(yaml.safe_dump(plays))
     run = run_playbook(str(playbook))
     assert run.returncode == 0, run.output
-    database, monitoring = (yaml.safe_load(result["msg"]) for result in run.task_results("Render"))
-    assert database["kind"] == "NetworkPolicy", database
+
+    def rendered(template: str):
+        (result,) = run.task_results(f"Render {template}")
+        assert not result.get("failed"), result
+        return yaml.safe_load(result["msg"] or "")  # debug reports an empty rendering as no msg
+
+    assert rendered("exposure.yml.j2")["kind"] == "NetworkPolicy"
+    assert rendered("objectstore.yml.j2") is None, "no backup store without backups"
+    monitoring = rendered("kube-prometheus-stack.yml.j2")
     services = [monitoring[component]["service"] for component in ("prometheus", "alertmanager", "grafana")]
     assert {service["type"] for service in services} == {"ClusterIP"}, services
     assert not [service for service in services if "loadBalancerSourceRanges" in service]
+    assert "additionalDataSources" not in monitoring["grafana"], "no Loki data source without logs"

@@ -92,7 +92,8 @@ def test_a_faithful_copy_passes_and_is_deleted(platform, tmp_path):
 def test_a_copy_that_differs_fails_the_drill_and_names_the_report(platform, tmp_path):
     kube_api, copy, _ = platform
     copy.psql("UPDATE shop.customers SET email = 'changed@example.test' WHERE id = 1", dbname=DATABASE)
-    run, report = restore(platform, tmp_path, cloudnative_pg_restore_cleanup=False)
+    # As the runbook writes it on the command line: text, which Ansible reads as a boolean.
+    run, report = restore(platform, tmp_path, cloudnative_pg_restore_cleanup="false")
     assert run.returncode != 0
     assert report["verdict"] == "fail"
     differing = {t for t, s in report["source_checksums"].items() if report["restored_checksums"][t] != s}

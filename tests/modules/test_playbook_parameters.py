@@ -79,6 +79,7 @@ RESTORE = [
     ("cloudnative_pg_restore_target_time", "2026-02-30T00:00:00Z"),
     ("cloudnative_pg_restore_target_time", "2999-01-01T00:00:00Z"),  # recovery can never reach it
     ("seed_schema", "shop; drop schema shop"),
+    ("cloudnative_pg_restore_cleanup", "keep"),
 ]
 CASES = (
     [("seed", *case) for case in SEED]
