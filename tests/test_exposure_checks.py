@@ -3,7 +3,7 @@ should not make and a switch that is not a boolean; the templates read a switch 
 
 Every case is one play of a single ansible-playbook run (a run per case would take a minute here): the
 play sets the case's variables and runs the role's preflight with errors ignored, so each case's verdict
-is the result of its "Check the exposure" (or "Check the inputs") task, in play order.
+is the result of its checking task in its own play.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def _play(role: str, variables: dict, *templates: str) -> dict:
     }
 
 
-def test_each_role_refuses_exactly_the_exposures_it_should(tmp_path):
+def test_each_role_refuses_exactly_what_it_should(tmp_path):
     playbook = tmp_path / "preflights.yml"
     playbook.write_text(yaml.safe_dump([_play(role, variables) for role, _, variables, _ in CASES]))
     run = run_playbook(str(playbook))
