@@ -42,8 +42,7 @@ class StandInOperator(threading.Thread):
 
 def backup(kube_api, tmp_path, status: dict):
     """Run backup.yml while the stand-in operator reports ``status``; the run and the Backup it created."""
-    namespaces = kube_api.client.resources.get(api_version="v1", kind="Namespace")
-    namespaces.create(body={"metadata": {"name": NAMESPACE}})
+    kube_api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
     operator = StandInOperator(kube_api, status)
     operator.start()
     inventory = tmp_path / "hosts.ini"

@@ -68,11 +68,6 @@ def configmap(name: str, data: dict) -> dict:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "demo"}, "data": data}
 
 
-def create(kube, obj: dict) -> dict:
-    resource = kube.client.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
-    return resource.create(body=obj, namespace=obj["metadata"].get("namespace")).to_dict()
-
-
 # --- pure functions ---------------------------------------------------------
 
 
@@ -147,8 +142,8 @@ def test_discovery_and_the_namespace_collection(kube_api):
 
 
 def test_server_owned_metadata_changes_only_with_the_object(kube_api):
-    create(kube_api, NAMESPACE)
-    created = create(kube_api, DEPLOYMENT)
+    kube_api.create(NAMESPACE)
+    created = kube_api.create(DEPLOYMENT)
     meta = created["metadata"]
     assert meta["uid"] and meta["creationTimestamp"] and meta["generation"] == 1
     deployments = kube_api.client.resources.get(api_version="apps/v1", kind="Deployment")
@@ -182,7 +177,7 @@ def test_put_and_server_side_apply_create_missing_objects(kube_api):
 
 def test_objects_need_their_namespace(kube_api):
     with pytest.raises(NotFoundError, match='namespaces \\\\"demo\\\\" not found'):
-        create(kube_api, configmap("orphan", {}))
+        kube_api.create(configmap("orphan", {}))
 
 
 def test_server_side_dry_run_stores_nothing(kube_api):
@@ -193,8 +188,8 @@ def test_server_side_dry_run_stores_nothing(kube_api):
 
 
 def test_status_subresource_is_separate_from_the_object(kube_api):
-    create(kube_api, NAMESPACE)
-    create(kube_api, DEPLOYMENT)
+    kube_api.create(NAMESPACE)
+    kube_api.create(DEPLOYMENT)
     kube_api.set_status("apps/v1", "Deployment", "web", "demo", {"readyReplicas": 2})
     deployments = kube_api.client.resources.get(api_version="apps/v1", kind="Deployment")
     changed = deployments.patch(
@@ -219,20 +214,20 @@ def test_posting_a_crd_serves_its_kind(kube_api):
             "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}}}],
         },
     }
-    stored = create(kube_api, crd)
+    stored = kube_api.create(crd)
     assert {c["type"]: c["status"] for c in stored["status"]["conditions"]}["Established"] == "True"
-    create(
-        kube_api, {"apiVersion": "example.test/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "default"}}
+    kube_api.create(
+        {"apiVersion": "example.test/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "default"}}
     )
     assert kube_api.get("example.test/v1", "Widget", "w", "default")["kind"] == "Widget"
 
 
 def test_a_pod_log_is_what_the_test_wrote_for_it(kube_api, tmp_path):
-    create(kube_api, NAMESPACE)
+    kube_api.create(NAMESPACE)
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "runner-x1", "namespace": "demo"}}
     pod["metadata"]["labels"] = {"job-name": "runner"}
     pod["spec"] = {"containers": [{"name": "main", "image": "busybox:1.36.1"}]}
-    create(kube_api, pod)
+    kube_api.create(pod)
     logs = kube_api.client.resources.get(api_version="v1", kind="Pod").log
     assert logs.get(name="runner-x1", namespace="demo", serialize=False).data == b""
     kube_api.set_pod_log("runner-x1", "demo", "first\nsecond\nthird\n")
@@ -252,23 +247,23 @@ def test_a_pod_log_is_what_the_test_wrote_for_it(kube_api, tmp_path):
 
 
 def test_deleting_a_namespace_deletes_its_objects(kube_api):
-    create(kube_api, NAMESPACE)
-    create(kube_api, configmap("inside", {}))
+    kube_api.create(NAMESPACE)
+    kube_api.create(configmap("inside", {}))
     kube_api.client.resources.get(api_version="v1", kind="Namespace").delete(name="demo")
     assert kube_api.get("v1", "ConfigMap", "inside", "demo") is None
 
 
 def test_without_auto_status_nothing_writes_status(kube_api):
-    create(kube_api, NAMESPACE)
-    assert "status" not in create(kube_api, DEPLOYMENT)
+    kube_api.create(NAMESPACE)
+    assert "status" not in kube_api.create(DEPLOYMENT)
 
 
 def test_auto_status_reports_workloads_and_load_balancers_healthy(server_factory):
     kube = server_factory(KubeEmulatorServer(auto_status=True))
-    create(kube, NAMESPACE)
-    deployment = create(kube, DEPLOYMENT)["status"]
+    kube.create(NAMESPACE)
+    deployment = kube.create(DEPLOYMENT)["status"]
     assert deployment["availableReplicas"] == 2 and deployment["observedGeneration"] == 1
-    cluster = create(kube, CNPG_CLUSTER)["status"]
+    cluster = kube.create(CNPG_CLUSTER)["status"]
     assert cluster["readyInstances"] == 3 and cluster["phase"] == "Cluster in healthy state"
     service = {
         "apiVersion": "v1",
@@ -276,7 +271,7 @@ def test_auto_status_reports_workloads_and_load_balancers_healthy(server_factory
         "metadata": {"name": "db", "namespace": "demo"},
         "spec": {"type": "LoadBalancer", "ports": [{"port": 5432}]},
     }
-    ip = create(kube, service)["status"]["loadBalancer"]["ingress"][0]["ip"]
+    ip = kube.create(service)["status"]["loadBalancer"]["ingress"][0]["ip"]
     services = kube.client.resources.get(api_version="v1", kind="Service")
     relabelled = services.patch(
         body={"metadata": {"labels": {"a": "b"}}},
@@ -318,8 +313,8 @@ def test_kubernetes_core_writes_are_idempotent(kube_api, tmp_path):
 
 @pytest.mark.slow
 def test_check_mode_changes_nothing(kube_api, tmp_path):
-    create(kube_api, NAMESPACE)
-    create(kube_api, configmap("applied", {"a": "1"}))
+    kube_api.create(NAMESPACE)
+    kube_api.create(configmap("applied", {"a": "1"}))
     play = (
         PLAY_HEADER
         + ssa_task("Change a ConfigMap", configmap("applied", {"a": "2"}))
@@ -334,8 +329,8 @@ def test_check_mode_changes_nothing(kube_api, tmp_path):
 
 @pytest.mark.slow
 def test_state_absent_deletes(kube_api, tmp_path):
-    create(kube_api, NAMESPACE)
-    create(kube_api, configmap("doomed", {}))
+    kube_api.create(NAMESPACE)
+    kube_api.create(configmap("doomed", {}))
     play = PLAY_HEADER + apply_task("Delete", configmap("doomed", {}), state="absent", wait=True)
     run = kube_api.playbook(play, tmp_path)
     assert run.returncode == 0, run.output
@@ -352,7 +347,7 @@ def wait_play(timeout: int) -> str:
 
 @pytest.mark.slow
 def test_wait_condition_succeeds_once_the_status_is_set(kube_api, tmp_path):
-    create(kube_api, NAMESPACE)
+    kube_api.create(NAMESPACE)
     runs = []
     waiting = threading.Thread(target=lambda: runs.append(kube_api.playbook(wait_play(60), tmp_path)))
     waiting.start()
@@ -368,7 +363,7 @@ def test_wait_condition_succeeds_once_the_status_is_set(kube_api, tmp_path):
 
 @pytest.mark.slow
 def test_wait_condition_times_out_with_a_clear_message(kube_api, tmp_path):
-    create(kube_api, NAMESPACE)
+    kube_api.create(NAMESPACE)
     run = kube_api.playbook(wait_play(2), tmp_path)
     assert run.returncode != 0
     result = run.task_results("Apply and wait")[0]
@@ -419,11 +414,11 @@ def test_a_missing_schemas_directory_stops_the_cli(tmp_path):
 
 
 def test_a_command_runs_in_a_pod_in_the_environment_the_test_gave_it(kube_api, tmp_path):
-    create(kube_api, NAMESPACE)
+    kube_api.create(NAMESPACE)
     for name in ("shell", "silent"):
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "demo"}}
         pod["spec"] = {"containers": [{"name": "main", "image": "busybox:1.36.1"}]}
-        create(kube_api, pod)
+        kube_api.create(pod)
     kube_api.set_pod_exec("shell", "demo", {"GREETING": "hello from the pod"})
     script = 'echo "$GREETING"; echo to-stderr >&2; exit 3'
     runs = [

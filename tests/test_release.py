@@ -36,8 +36,7 @@ def cluster():
     server = KubeEmulatorServer(auto_status=True)
     try:
         server.start()
-        namespaces = server.client.resources.get(api_version="v1", kind="Namespace")
-        namespaces.create(body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SERVICE}})
+        server.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SERVICE}})
         yield server
     finally:
         server.cleanup()

@@ -13,10 +13,11 @@ import os
 import sys
 
 import pytest
+from ansible_collections.sre.platform.plugins.module_utils.postgres import libpq_env
 
 from tests.harness.ansible import run_module, run_playbook
 from tests.harness.kube_emulator import KubeEmulatorServer
-from tests.harness.servers import LOOPBACK, PostgresServer
+from tests.harness.servers import PostgresServer
 
 PLAYBOOK = "playbooks/restore.yml"
 NAMESPACE, CLUSTER, COPY = "databases", "pg-main", "pg-main-restore"
@@ -25,18 +26,19 @@ CLUSTER_API = "postgresql.cnpg.io/v1"
 VERDICT = "sre.platform.cloudnative_pg : Fail when a checksum differs"
 
 
-def _create(kube_api: KubeEmulatorServer, api_version: str, kind: str, body: dict) -> None:
-    kube_api.client.resources.get(api_version=api_version, kind=kind).create(body=body)
-
-
 def _primary(kube_api: KubeEmulatorServer, pod: str, server: PostgresServer) -> None:
     """A primary's pod whose commands reach ``server``, as psql inside the pod reaches its own PostgreSQL."""
-    pod_body = {"metadata": {"name": pod, "namespace": NAMESPACE}}
-    pod_body["spec"] = {"containers": [{"name": "postgres", "image": "postgres"}]}
-    _create(kube_api, "v1", "Pod", pod_body)
-    environment = {"PGHOST": LOOPBACK, "PGPORT": str(server.port), "PGUSER": server.user_name}
-    environment |= {"PGPASSWORD": server.password, "PATH": f"{server.bindir}{os.pathsep}{os.environ['PATH']}"}
-    kube_api.set_pod_exec(pod, NAMESPACE, environment)
+    containers = [{"name": "postgres", "image": "postgres"}]
+    kube_api.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": pod, "namespace": NAMESPACE},
+            "spec": {"containers": containers},
+        }
+    )
+    path = f"{server.bindir}{os.pathsep}{os.environ['PATH']}"
+    kube_api.set_pod_exec(pod, NAMESPACE, {**libpq_env(server.conninfo), "PATH": path})
 
 
 def _seeded(server_factory) -> PostgresServer:
@@ -51,8 +53,9 @@ def _seeded(server_factory) -> PostgresServer:
 def platform(server_factory, tmp_path):
     """The emulated platform: a source Cluster whose primary is one PostgreSQL, a copy's primary another."""
     kube_api = server_factory(KubeEmulatorServer(auto_status=True))
-    _create(kube_api, "v1", "Namespace", {"metadata": {"name": NAMESPACE}})
-    _create(kube_api, CLUSTER_API, "Cluster", {"metadata": {"name": CLUSTER, "namespace": NAMESPACE}, "spec": {}})
+    kube_api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+    cluster = {"metadata": {"name": CLUSTER, "namespace": NAMESPACE}, "spec": {}}
+    kube_api.create({"apiVersion": CLUSTER_API, "kind": "Cluster", **cluster})
     source, copy = _seeded(server_factory), _seeded(server_factory)
     _primary(kube_api, f"{CLUSTER}-1", source)
     _primary(kube_api, f"{COPY}-1", copy)

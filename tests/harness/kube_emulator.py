@@ -882,7 +882,7 @@ class KubeEmulatorServer(ManagedServer):
     """The emulator as a process for tests, with helpers to read and drive objects.
 
     ``.kubeconfig`` and ``.url`` point at it; ``.client`` is a
-    ``kubernetes.dynamic.DynamicClient``; ``get`` reads an object,
+    ``kubernetes.dynamic.DynamicClient``; ``create`` stores an object, ``get`` reads one,
     ``set_status`` writes a status through the status subresource (as a
     controller would), ``set_pod_log`` what a pod printed, ``set_pod_exec``
     the environment its commands run in, ``playbook`` runs
@@ -923,6 +923,11 @@ class KubeEmulatorServer(ManagedServer):
             api_client = config.new_client_from_config(config_file=str(self.kubeconfig))
             self._client = dynamic.DynamicClient(api_client, cache_file=str(self.workdir / "discovery.json"))
         return self._client
+
+    def create(self, obj: JSON) -> JSON:
+        """Create an object (``apiVersion``, ``kind``, ``metadata``...) as a test's setup; the stored object."""
+        resource = self.client.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+        return resource.create(body=obj, namespace=obj["metadata"].get("namespace")).to_dict()
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> JSON | None:
         from kubernetes.dynamic.exceptions import NotFoundError

@@ -125,16 +125,13 @@ class StandInKubelet(threading.Thread):
             "metadata": {"name": name, "namespace": NAMESPACE, "labels": labels},
             "spec": {"containers": [{"name": container["name"], "image": container["image"]}]},
         }
-        self.kube.client.resources.get(api_version="v1", kind="Pod").create(body=pod, namespace=NAMESPACE)
+        self.kube.create(pod)
 
 
 @pytest.fixture
 def cluster(kube_api, postgres_server: PostgresServer) -> KubeEmulatorServer:
     """The database's namespace and its app Secret, holding the harness server's credentials."""
-    client = kube_api.client
-    client.resources.get(api_version="v1", kind="Namespace").create(
-        body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
-    )
+    kube_api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
     data = {"username": postgres_server.user_name, "password": postgres_server.password}
     secret = {
         "apiVersion": "v1",
@@ -143,7 +140,7 @@ def cluster(kube_api, postgres_server: PostgresServer) -> KubeEmulatorServer:
         "type": "kubernetes.io/basic-auth",
         "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
     }
-    client.resources.get(api_version="v1", kind="Secret").create(body=secret, namespace=NAMESPACE)
+    kube_api.create(secret)
     return kube_api
 
 

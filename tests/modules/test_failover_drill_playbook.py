@@ -25,21 +25,11 @@ READY = {"type": "Ready", "status": "True", "reason": "ClusterIsReady", "lastTra
 NOT_READY = {**READY, "status": "False", "reason": "FailoverInProgress"}
 
 
-def create(kube_api, api_version: str, kind: str, body: dict) -> None:
-    resource = kube_api.client.resources.get(api_version=api_version, kind=kind)
-    resource.create(body=body, namespace=body["metadata"].get("namespace"))
-
-
 def healthy_cluster(kube_api) -> None:
     """A Cluster whose primary pg-main-1 runs on node worker-2."""
-    create(kube_api, "v1", "Namespace", {"metadata": {"name": NAMESPACE}})
+    kube_api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
     cluster = {"metadata": {"name": CLUSTER, "namespace": NAMESPACE}, "spec": {"instances": 3}}
-    create(
-        kube_api,
-        "postgresql.cnpg.io/v1",
-        "Cluster",
-        {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", **cluster},
-    )
+    kube_api.create({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", **cluster})
     kube_api.set_status(
         "postgresql.cnpg.io/v1",
         "Cluster",
@@ -51,7 +41,7 @@ def healthy_cluster(kube_api) -> None:
         "metadata": {"name": f"{CLUSTER}-1", "namespace": NAMESPACE},
         "spec": {"nodeName": "worker-2", "containers": []},
     }
-    create(kube_api, "v1", "Pod", {"apiVersion": "v1", "kind": "Pod", **pod})
+    kube_api.create({"apiVersion": "v1", "kind": "Pod", **pod})
 
 
 class StandInOperator(threading.Thread):
