@@ -14,6 +14,14 @@ def test_exposition_text():
     assert exposition(series, 2.5) == 'hits_total{a="1",b="2"} 10.0\ng{} 0.5\n'
 
 
+def test_a_series_read_from_postgresql_is_left_out_while_its_query_fails(postgres_server):
+    dsn = postgres_server.dsn()
+    answered = {"name": "answer", "sql": "SELECT 6 * 7", "dsn": dsn}
+    failing = {"name": "broken", "sql": "SELECT * FROM no_such_table", "dsn": dsn}
+    unreachable = {"name": "gone", "sql": "SELECT 1", "dsn": "host=127.0.0.1 port=1 user=nobody"}
+    assert exposition([answered, failing, unreachable], 0) == "answer{} 42.0\n"
+
+
 def _scrape(url: str) -> dict[str, float]:
     with urllib.request.urlopen(f"{url}/metrics", timeout=2) as response:
         text = response.read().decode()

@@ -9,11 +9,9 @@ for the copy, both seeded by pg_seed.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import pytest
-from ansible_collections.sre.platform.plugins.module_utils.postgres import libpq_env
 
 from tests.harness.ansible import run_module, run_playbook
 from tests.harness.kube_emulator import KubeEmulatorServer
@@ -24,21 +22,6 @@ NAMESPACE, CLUSTER, COPY = "databases", "pg-main", "pg-main-restore"
 DATABASE = "app"  # cloudnative_pg_database
 CLUSTER_API = "postgresql.cnpg.io/v1"
 VERDICT = "sre.platform.cloudnative_pg : Fail when a checksum differs"
-
-
-def _primary(kube_api: KubeEmulatorServer, pod: str, server: PostgresServer) -> None:
-    """A primary's pod whose commands reach ``server``, as psql inside the pod reaches its own PostgreSQL."""
-    containers = [{"name": "postgres", "image": "postgres"}]
-    kube_api.create(
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": pod, "namespace": NAMESPACE},
-            "spec": {"containers": containers},
-        }
-    )
-    path = f"{server.bindir}{os.pathsep}{os.environ['PATH']}"
-    kube_api.set_pod_exec(pod, NAMESPACE, {**libpq_env(server.conninfo), "PATH": path})
 
 
 def _seeded(server_factory) -> PostgresServer:
@@ -57,8 +40,8 @@ def platform(server_factory, tmp_path):
     cluster = {"metadata": {"name": CLUSTER, "namespace": NAMESPACE}, "spec": {}}
     kube_api.create({"apiVersion": CLUSTER_API, "kind": "Cluster", **cluster})
     source, copy = _seeded(server_factory), _seeded(server_factory)
-    _primary(kube_api, f"{CLUSTER}-1", source)
-    _primary(kube_api, f"{COPY}-1", copy)
+    kube_api.create_postgres_pod(f"{CLUSTER}-1", NAMESPACE, source)
+    kube_api.create_postgres_pod(f"{COPY}-1", NAMESPACE, copy)
     inventory = tmp_path / "hosts.ini"
     inventory.write_text(
         f"[platform]\nlocalhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"

@@ -4,7 +4,9 @@ It is a real HTTP server in its own process on 127.0.0.1, stopped by PID like th
 other harness servers. Each series is ``{"name", "labels", "value", "per_second"}``:
 its value at scrape time is ``value + per_second * seconds_since_start``, so a
 counter with ``per_second: 5`` has ``rate() == 5`` and a series with only
-``value`` is a constant gauge.
+``value`` is a constant gauge. A series with ``sql`` and ``dsn`` instead reads
+its value from PostgreSQL at each scrape (the first column of the first row),
+as a database exporter does; it is left out of a scrape where the query fails.
 
     exporter = server_factory(MetricsExporter([{"name": "up_total", "per_second": 1}]))
     prometheus = server_factory(PrometheusServer(config=scrape_config(exporter.target)))
@@ -16,6 +18,7 @@ import argparse
 import json
 import sys
 import time
+from contextlib import closing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -24,13 +27,26 @@ from tests.harness.servers import LOOPBACK, ManagedServer, _workdir, free_port, 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
 
+def queried(item: dict) -> float | None:
+    """The value ``item["sql"]`` reads now, or None when the database cannot answer."""
+    import psycopg2  # only the series that read a database need the driver
+
+    try:
+        with closing(psycopg2.connect(item["dsn"], connect_timeout=2)) as connection, connection.cursor() as cursor:
+            cursor.execute(item["sql"])
+            return float(cursor.fetchone()[0])
+    except psycopg2.Error:
+        return None
+
+
 def exposition(series: list[dict], elapsed: float) -> str:
     """The exposition text of every series after ``elapsed`` seconds."""
     lines = []
     for item in series:
         labels = ",".join(f'{key}="{value}"' for key, value in sorted(item.get("labels", {}).items()))
-        value = item.get("value", 0) + item.get("per_second", 0) * elapsed
-        lines.append(f"{item['name']}{{{labels}}} {value!r}")
+        value = queried(item) if "sql" in item else item.get("value", 0) + item.get("per_second", 0) * elapsed
+        if value is not None:
+            lines.append(f"{item['name']}{{{labels}}} {value!r}")
     return "\n".join(lines) + "\n"
 
 

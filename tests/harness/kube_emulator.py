@@ -73,7 +73,7 @@ import yaml
 from kmock._internal import parsing
 
 from tests.harness.ansible import PlaybookRun, run_playbook
-from tests.harness.servers import LOOPBACK, ManagedServer, free_port, wait_for_http
+from tests.harness.servers import LOOPBACK, ManagedServer, PostgresServer, free_port, wait_for_http
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SCHEMAS_DIR = REPO_ROOT.parent / "shared" / "schemas"
@@ -885,8 +885,9 @@ class KubeEmulatorServer(ManagedServer):
     ``kubernetes.dynamic.DynamicClient``; ``create`` stores an object, ``get`` reads one,
     ``set_status`` writes a status through the status subresource (as a
     controller would), ``set_pod_log`` what a pod printed, ``set_pod_exec``
-    the environment its commands run in, ``playbook`` runs
-    ansible-playbook against it.
+    the environment its commands run in (``create_postgres_pod``: a Pod whose
+    commands reach a test's PostgreSQL), ``playbook`` runs ansible-playbook
+    against it.
     """
 
     def __init__(self, auto_status: bool = False) -> None:
@@ -955,6 +956,16 @@ class KubeEmulatorServer(ManagedServer):
         path = self.pod_exec / namespace / f"{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(path, json.dumps(environment))
+
+    def create_postgres_pod(
+        self, name: str, namespace: str, server: PostgresServer, labels: JSON | None = None
+    ) -> JSON:
+        """A database instance's Pod whose commands reach ``server``, as psql in the pod reaches its own PostgreSQL."""
+        metadata = {"name": name, "namespace": namespace, "labels": labels or {}}
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata}
+        created = self.create({**pod, "spec": {"containers": [{"name": "postgres", "image": "postgres"}]}})
+        self.set_pod_exec(name, namespace, server.client_environment)
+        return created
 
     def playbook(self, text: str, workdir: Path, check: bool = False, diff: bool = False) -> PlaybookRun:
         """Run a playbook (YAML text) on localhost against this emulator only, with its own TMPDIR.

@@ -297,6 +297,14 @@ class PostgresServer(ManagedServer):
             "login_db": "postgres",
         }
 
+    @property
+    def client_environment(self) -> dict[str, str]:
+        """The environment of a client shell beside this server: its PG* variables and its binaries first on PATH."""
+        # Imported here: the harness's own server processes (exporter, API emulator) run without the collection.
+        from ansible_collections.sre.platform.plugins.module_utils.postgres import libpq_env
+
+        return {**libpq_env(self.conninfo), "PATH": f"{self.bindir}{os.pathsep}{os.environ['PATH']}"}
+
     def dsn(self, dbname: str = "postgres") -> str:
         return f"host={LOOPBACK} port={self.port} user={self.user_name} password={self.password} dbname={dbname}"
 
@@ -315,6 +323,38 @@ class PostgresServer(ManagedServer):
     def createdb(self, name: str) -> str:
         self.psql(f'CREATE DATABASE "{name}"')
         return name
+
+
+class PostgresStandby(PostgresServer):
+    """A hot standby streaming from ``primary``: cloned with pg_basebackup -R, then started like any server."""
+
+    def __init__(self, primary: PostgresServer) -> None:
+        super().__init__(primary.settings)
+        self.primary = primary
+
+    def start(self, timeout: float = 30.0) -> PostgresStandby:
+        if not self.datadir.exists():
+            self._clone(timeout)
+        super().start(timeout)
+        return self
+
+    def _clone(self, timeout: float) -> None:
+        # -R writes primary_conninfo (with the password) and standby.signal; -X stream copies the WAL it needs.
+        argv = [str(self.bindir / "pg_basebackup"), "-D", str(self.datadir), "-R", "-X", "stream", "-c", "fast"]
+        result = subprocess.run(
+            [*argv, "-d", self.primary.dsn()],
+            capture_output=True,
+            text=True,
+            preexec_fn=_demote(self.os_user),
+            cwd=self.workdir,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"pg_basebackup failed: {result.stderr or result.stdout}")
+
+    def replay_paused(self) -> bool:
+        return self.psql("SELECT pg_is_wal_replay_paused()") == "t"
 
 
 class RedisServer(ManagedServer):
