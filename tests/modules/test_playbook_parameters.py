@@ -57,6 +57,7 @@ ALERT_DRILL = [
     ("drill_fire_timeout", 0),
     ("drill_resolve_timeout", "10m"),
     ("drill_write_duration", -5),
+    ("drill_ready_timeout", "1m"),
     ("drill_disk_fill_percent", 80),
     ("drill_disk_fill_percent", 100),
     ("drill_disk_max_fill_mib", "2G"),
