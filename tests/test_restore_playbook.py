@@ -58,8 +58,8 @@ def restore(platform, tmp_path, **extra_vars):
         **extra_vars,
     }
     run = run_playbook(PLAYBOOK, inventory=str(inventory), extra_vars=variables, env={"TMPDIR": str(tmp_path)})
-    report = json.loads((tmp_path / "reports" / "restore.json").read_text())
-    return run, report
+    path = tmp_path / "reports" / "restore.json"
+    return run, json.loads(path.read_text()) if path.exists() else None
 
 
 def test_a_faithful_copy_passes_and_is_deleted(platform, tmp_path):
@@ -91,3 +91,14 @@ def test_a_copy_that_differs_fails_the_drill_and_names_the_report(platform, tmp_
     assert (recovery["source"], recovery["database"]) == ("origin", DATABASE)
     (origin,) = restored["spec"]["externalClusters"]
     assert origin["plugin"]["parameters"] == {"barmanObjectName": f"{CLUSTER}-backups", "serverName": CLUSTER}
+
+
+def test_a_failing_checksum_query_fails_with_psql_s_error(platform, tmp_path):
+    _, copy, _ = platform
+    copy.psql("DROP TABLE shop.seed_manifest CASCADE", dbname=DATABASE)
+    run, report = restore(platform, tmp_path, cloudnative_pg_restore_cleanup="false")
+    assert run.returncode != 0 and report is None, "no report from checksums that were never read"
+    (recompute,) = run.task_results("sre.platform.cloudnative_pg : Recompute every seeded table's checksum")
+    source, restored = recompute["results"]
+    assert source["rc"] == 0 and not source.get("failed"), source
+    assert restored["failed"] and 'relation "shop.seed_manifest" does not exist' in restored["stderr"], restored
