@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import subprocess
 import tarfile
 from pathlib import Path
@@ -94,6 +95,14 @@ def test_every_module_documents_its_options_examples_and_return_values(module):
     assert documented["doc"]["short_description"] and documented["doc"]["options"]
     assert yaml.load(documented["examples"], _AnsibleYamlLoader), f"{module}: EXAMPLES is empty"  # noqa: S506
     assert documented["return"], f"{module}: RETURN is empty"
+
+
+@pytest.mark.parametrize("module", sorted(path.stem for path in (ROOT / "plugins" / "modules").glob("[!_]*.py")))
+def test_every_collection_file_a_module_example_names_exists(module):
+    """An example is copied as it stands: a script or SLO file it names must be one the collection ships."""
+    examples = ansible_doc(f"sre.platform.{module}")["examples"]
+    named = re.findall(r"\{\{ playbook_dir \}\}/\.\./(files/[\w./-]+)", examples)
+    assert [path for path in named if not (ROOT / path).exists()] == []
 
 
 def _jinja_plugins() -> dict[tuple[str, str], object]:

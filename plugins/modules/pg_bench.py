@@ -162,10 +162,12 @@ EXAMPLES = r"""
     jobs: 2
     warmup: 10
     scripts:
-      - path: "{{ playbook_dir }}/../files/pgbench/browse_catalog.sql"
-        weight: 6
-      - path: "{{ playbook_dir }}/../files/pgbench/place_order.sql"
+      - path: "{{ playbook_dir }}/../files/pgbench/product_page.sql"
+        weight: 5
+      - path: "{{ playbook_dir }}/../files/pgbench/order_history.sql"
         weight: 3
+      - path: "{{ playbook_dir }}/../files/pgbench/fulfil_order.sql"
+        weight: 2
     output: reports/bench.json
   register: bench
 
