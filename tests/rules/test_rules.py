@@ -141,7 +141,7 @@ def test_the_generator_script_reports_stale_files(tmp_path: Path):
     script = [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "scripts" / "generate_rules.py")]
     args = ["--rules-dir", str(rules), "--slos-dir", str(slos), "--check"]
     assert subprocess.run([*script, *args], capture_output=True, check=False).returncode == 0
-    edit(slos / "user-hasher.yml", "objective: 99.9", "objective: 99.5")
+    edit(slos / "user-hasher.yml", "objective: 99.97", "objective: 99.5")
     stale = subprocess.run([*script, *args], capture_output=True, text=True, check=False)
     assert stale.returncode == 1
     assert "slo-user-hasher.yml" in stale.stderr
@@ -187,7 +187,7 @@ def test_changing_an_alert_threshold_makes_promtool_fail(
 
 def test_changing_an_slo_objective_changes_the_burn_rate_alerts(promtool: str, tmp_path: Path):
     rules, slos = rules_workspace(tmp_path)
-    edit(slos / "user-hasher.yml", "objective: 99.9", "objective: 99")
+    edit(slos / "user-hasher.yml", "objective: 99.97", "objective: 99")
     result = promtool_test(promtool, rules, slos)
     assert result.returncode == 1
     assert failed_test_files(result.stdout) == [alert_rules.BURN_ALERT], result.stdout
@@ -226,7 +226,10 @@ def test_burn_rate_thresholds_are_computed_from_the_objective():
     assert routing == {"1h": "page", "6h": "page", "1d": "ticket", "3d": "ticket"}
 
 
-@pytest.mark.parametrize(("objective", "budget", "ratio"), [(99.9, "0.001", "0.999"), (99, "0.01", "0.99")])
+@pytest.mark.parametrize(
+    ("objective", "budget", "ratio"),
+    [(99.9, "0.001", "0.999"), (99.97, "0.0003", "0.9997"), (99.99, "0.0001", "0.9999"), (99, "0.01", "0.99")],
+)
 def test_budget_and_objective_are_exact_decimals(objective: float, budget: str, ratio: str):
     assert alert_rules.error_budget(objective) == budget
     assert alert_rules.objective_ratio(objective) == ratio
