@@ -139,8 +139,10 @@ tables:
   description:
     - Rows and checksum of every table, from the manifest. The checksum is C(<rows>:<md5>), the md5 over the
       md5s of the table's chunks of COPY text, as C(<schema>.seed_checksum()) recomputes it from the rows.
+      After a load, every table's; otherwise what the manifest records, which in check mode or after an
+      interrupted run is the tables loaded so far, and empty when the schema does not exist (C(state=absent)).
   type: dict
-  returned: when state is present and the data is complete
+  returned: always
   sample: {"orders": {"rows": 200000, "checksum": "200000:7b4398a91d0f2163d57cd4439da7311a"}}
 total_rows:
   description: Sum of the rows of every table.
