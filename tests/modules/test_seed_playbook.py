@@ -98,3 +98,22 @@ def test_seed_playbook_on_a_throwaway_postgres_is_idempotent_and_torn_down(serve
     assert down.returncode == 0, down.output
     assert not _alive(pid)
     assert not server_dir.exists()
+
+
+def test_the_throwaway_servers_password_never_shows_even_at_vvv(server_dir: Path):
+    """-vvv prints every command with its environment: the role's own psql and createdb must not get the
+    password there. Two runs: the first creates the workload database, the second finds it."""
+    extra_vars = {"seed_rows": 100, "local_postgres_port": free_port(), "local_postgres_dir": str(server_dir)}
+    for _ in range(2):
+        run = run_playbook(
+            "playbooks/seed.yml",
+            inventory="inventories/postgres",
+            extra_vars=extra_vars,
+            env={"ANSIBLE_VERBOSITY": "3"},
+            json_output=False,
+        )
+        assert run.returncode == 0, run.output
+        password = (server_dir / "password").read_text().strip()
+        assert len(password) == 24
+        assert "Look for the workload database" in run.stdout and "EXEC" in run.stdout, "-vvv shows commands"
+        assert password not in run.output
