@@ -74,10 +74,12 @@ class Identity:
 
 
 def identity_from_env(service: str, version: str) -> Identity:
-    """POD_IP and NODE_IP come from the Kubernetes downward API; 'unknown' elsewhere."""
+    """APP_VERSION is the image tag the chart deploys, and tells blue from green when both
+    run the same package ``version`` (the fallback). POD_IP and NODE_IP come from the
+    Kubernetes downward API; 'unknown' elsewhere."""
     return Identity(
         service=service,
-        app_version=version,
+        app_version=env_str("APP_VERSION") or version,
         pod_ip=env_str("POD_IP") or UNKNOWN,
         node_ip=env_str("NODE_IP") or UNKNOWN,
     )

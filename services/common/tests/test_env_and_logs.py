@@ -27,7 +27,7 @@ def test_bad_settings_name_the_variable(monkeypatch, name, value, message):
 
 
 def test_defaults_and_parsing(monkeypatch):
-    for name in ("PORT", "HOST", "ACCESS_LOG", "POD_IP", "NODE_IP"):
+    for name in ("PORT", "HOST", "ACCESS_LOG", "APP_VERSION", "POD_IP", "NODE_IP"):
         monkeypatch.delenv(name, raising=False)
     settings = server_settings_from_env()
     assert (settings.host, settings.port, settings.access_log) == ("0.0.0.0", 8080, False)  # noqa: S104

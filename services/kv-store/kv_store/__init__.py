@@ -15,7 +15,8 @@ from kv_store.config import RedisSettings, redis_settings_from_env
 from kv_store.routes import api, count_operation
 from kv_store.store import connect
 
-# The one place the version is written: metrics labels and the image read it.
+# The one place the version is written: the image reads it,
+# and metrics label it unless APP_VERSION (the image tag) says otherwise.
 __version__ = "1.0.0"
 SERVICE = "kv-store"
 

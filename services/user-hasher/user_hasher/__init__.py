@@ -1,5 +1,6 @@
 """user-hasher: salted SHA-1 of user ids over HTTP."""
 
-# The one place the version is written: OpenAPI, metrics labels and the image read it.
+# The one place the version is written: OpenAPI and the image read it,
+# and metrics label it unless APP_VERSION (the image tag) says otherwise.
 __version__ = "1.0.0"
 SERVICE = "user-hasher"
