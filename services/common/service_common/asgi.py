@@ -10,6 +10,7 @@ between processes.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
@@ -17,6 +18,7 @@ from urllib.parse import parse_qsl
 import uvicorn
 from aioprometheus import Counter, Histogram, Registry, render
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
@@ -33,6 +35,7 @@ from service_common.observability import (
     request_id_var,
     status_class,
 )
+from service_common.text import printable
 
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()
 
@@ -183,6 +186,33 @@ def query_values(request: Request) -> dict[str, str]:
     return {name: value for name, _, value in (pair.partition("=") for pair in query.split("&") if pair)}
 
 
+def _json_safe(value: object) -> object:
+    """``value`` with what JSON cannot carry spelled as text: inf and nan (the JSON reader
+    takes 1e400 as inf), lone surrogates, and objects such as the ValueError in a ``ctx``."""
+    if isinstance(value, dict):
+        return {printable(str(key)): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return str(value)
+
+
+# What a client needs to fix its request. Not "input": echoing it would send a large
+# request back whole, and a value JSON cannot write made FastAPI's own handler fail (500).
+_VALIDATION_ERROR_FIELDS = ("type", "loc", "msg", "ctx")
+
+
+async def validation_failed(request: Request, error: RequestValidationError) -> JSONResponse:
+    """422 with ``detail[]`` naming each invalid field, as FastAPI answers, but always JSON."""
+    detail = [{key: item[key] for key in _VALIDATION_ERROR_FIELDS if key in item} for item in error.errors()]
+    return JSONResponse({"detail": _json_safe(detail)}, status_code=422)
+
+
 def json_response(body: bytes) -> Response:
     """A 200 response from JSON already serialised."""
     return Response(body, media_type="application/json")
@@ -265,6 +295,7 @@ def create_service_app(
     app = FastAPI(title=service, version=version, **fastapi_options)
     app.state.readiness = Readiness()
     app.state.metrics = HttpMetrics(identity_from_env(service, version), Registry())
+    app.add_exception_handler(RequestValidationError, validation_failed)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics, access_log=settings.access_log)
     for router in routers:
         app.include_router(router)

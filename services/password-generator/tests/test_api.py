@@ -78,6 +78,45 @@ def test_bad_body_gets_422_naming_the_field(server, params, field, error_type):
     assert [(e["loc"][-1], e["type"]) for e in json.loads(raw)["detail"]] == [(field, error_type)]
 
 
+def _post_raw(server, body: bytes) -> tuple[int, str, dict]:
+    status, headers, raw = http("POST", f"{server.url}/passwords", body, {"Content-Type": "application/json"})
+    return status, headers["Content-Type"], json.loads(raw)
+
+
+# Python's JSON reader takes these as floats JSON cannot write back (inf, nan).
+NON_FINITE = ["1e400", "-1e400", "NaN", "Infinity", "-Infinity"]
+
+
+@pytest.mark.parametrize("number", NON_FINITE)
+@pytest.mark.parametrize("field", ["min_length", "count"])
+def test_non_finite_number_gets_422_naming_the_field(server, field, number):
+    template = {"min_length": 16, "special_chars": 0, "digits": 0, "count": 1, field: "NUMBER"}
+    status, content_type, body = _post_raw(server, json.dumps(template).replace('"NUMBER"', number).encode())
+    assert (status, content_type) == (422, "application/json")
+    assert [e["loc"] for e in body["detail"]] == [["body", field]]
+
+
+@pytest.mark.parametrize(
+    ("raw", "loc"),
+    [
+        (rb'{"min_length": "\ud800", "special_chars": 0, "digits": 0, "count": 1}', ["body", "min_length"]),
+        (rb'{"min_length": 16, "special_chars": 0, "digits": 0, "count": 1, "\ud800": 1}', ["body"]),
+    ],
+)
+def test_lone_surrogate_gets_422_not_500(server, raw, loc):
+    status, content_type, body = _post_raw(server, raw)
+    assert (status, content_type) == (422, "application/json")
+    assert [e["loc"] for e in body["detail"]] == [loc]
+
+
+def test_validation_errors_do_not_echo_the_input(server):
+    echoed = "x" * 10_000
+    status, _, body = _post_raw(server, json.dumps({**GOOD, "min_length": echoed}).encode())
+    assert status == 422
+    assert [set(e) - {"ctx"} for e in body["detail"]] == [{"type", "loc", "msg"}]
+    assert echoed not in json.dumps(body)
+
+
 # Plain digits are answered by the route's fast path; the other spellings by FastAPI's
 # validation. Both must read a request the same way.
 EQUIVALENT_SPELLINGS = [
