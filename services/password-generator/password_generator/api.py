@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from service_common.asgi import FastPathRoute, fast_path, json_response, query_values
 
 from password_generator.config import MAX_COUNT, MAX_LENGTH
@@ -14,11 +17,19 @@ from password_generator.generator import SPECIAL_CHARACTERS, generate_passwords
 
 router = APIRouter(prefix="/passwords", tags=["passwords"], route_class=FastPathRoute)
 
+# How a query value spells an integer. Leading zeros are allowed and still decimal (016 is
+# 16): a query value is text, never octal. pydantic's lax mode, like int(), would also take
+# "+16", " 16" and "1_6".
+_PLAIN_DIGITS = re.compile(r"[0-9]+")
+
 
 class PasswordRequest(BaseModel):
-    """What to generate. Each password is exactly ``min_length`` characters long."""
+    """What to generate. Each password is exactly ``min_length`` characters long.
 
-    model_config = ConfigDict(extra="forbid")
+    Strict: in a JSON body each field is a JSON integer, not true, 16.0 or "16".
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     min_length: int = Field(ge=1, le=MAX_LENGTH, description="Length of each password.", examples=[16])
     special_chars: int = Field(
@@ -37,6 +48,19 @@ class PasswordRequest(BaseModel):
         if length is not None and specials is not None and specials + digits > length:
             raise ValueError(f"special_chars + digits ({specials} + {digits}) must not exceed min_length ({length})")
         return digits
+
+
+class PasswordQuery(PasswordRequest):
+    """The same request as query parameters, whose values are text: plain decimal digits only."""
+
+    model_config = ConfigDict(strict=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def plain_digits(cls, value: object) -> object:
+        if isinstance(value, str) and not _PLAIN_DIGITS.fullmatch(value):
+            raise PydanticCustomError("int_parsing", "Input should be an integer written in plain decimal digits")
+        return value
 
 
 class PasswordResponse(BaseModel):
@@ -62,22 +86,25 @@ def _generate(request: Request, count: int, length: int, special_chars: int, dig
     return generate_passwords(count, length, special_chars, digits)
 
 
-def _plain_int(raw: object) -> int | None:
-    """An int given as a JSON integer or as plain decimal digits; None for any other spelling."""
-    if type(raw) is int:
-        return raw
+def _json_int(raw: object) -> int | None:
+    """A JSON integer (not a bool: type(True) is bool); None for anything else."""
+    return raw if type(raw) is int else None
+
+
+def _query_int(raw: object) -> int | None:
+    """Plain ASCII decimal digits, short enough to be a bound; None for anything else."""
     if type(raw) is str and raw.isascii() and raw.isdigit() and len(raw) <= _MAX_DIGITS:
         return int(raw)
     return None
 
 
-def _plain_spec(values: object) -> dict[str, int] | None:
-    """The request when it has exactly the fields, each a plain int within bounds, and is valid; else None."""
+def _plain_spec(values: object, read_int: Callable[[object], int | None]) -> dict[str, int] | None:
+    """The request when it has exactly the fields, each an int ``read_int`` accepts within bounds, and is valid."""
     if type(values) is not dict or values.keys() != _FIELD_BOUNDS.keys():
         return None
     spec = {}
     for field, (low, high) in _FIELD_BOUNDS.items():
-        value = _plain_int(values[field])
+        value = read_int(values[field])
         if value is None or not low <= value <= high:
             return None
         spec[field] = value
@@ -86,8 +113,8 @@ def _plain_spec(values: object) -> dict[str, int] | None:
     return spec
 
 
-def _plain_answer(request: Request, values: object) -> Response | None:
-    spec = _plain_spec(values)
+def _plain_answer(request: Request, values: object, read_int: Callable[[object], int | None]) -> Response | None:
+    spec = _plain_spec(values, read_int)
     if spec is None:
         return None
     passwords = _generate(request, spec["count"], spec["min_length"], spec["special_chars"], spec["digits"])
@@ -96,7 +123,7 @@ def _plain_answer(request: Request, values: object) -> Response | None:
 
 async def _generate_plain_query(request: Request) -> Response | None:
     """Valid query parameters, answered without FastAPI's parameter solving and response model."""
-    return _plain_answer(request, query_values(request))
+    return _plain_answer(request, query_values(request), _query_int)
 
 
 async def _generate_plain_body(request: Request) -> Response | None:
@@ -107,7 +134,7 @@ async def _generate_plain_body(request: Request) -> Response | None:
         values = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
         return None
-    return _plain_answer(request, values)
+    return _plain_answer(request, values, _json_int)
 
 
 def _answer(request: Request, spec: PasswordRequest) -> PasswordResponse:
@@ -116,7 +143,7 @@ def _answer(request: Request, spec: PasswordRequest) -> PasswordResponse:
 
 @router.get("", summary="Generate passwords from query parameters")
 @fast_path(_generate_plain_query)
-async def generate_from_query(request: Request, spec: Annotated[PasswordRequest, Query()]) -> PasswordResponse:
+async def generate_from_query(request: Request, spec: Annotated[PasswordQuery, Query()]) -> PasswordResponse:
     return _answer(request, spec)
 
 
