@@ -35,7 +35,7 @@ from service_common.observability import (
     request_id_var,
     status_class,
 )
-from service_common.text import printable
+from service_common.text import is_utf8, printable
 
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()
 
@@ -178,12 +178,26 @@ class FastPathRoute(APIRoute):
 
 
 def query_values(request: Request) -> dict[str, str]:
-    """The query parameters as Starlette reads them (the last of repeated names wins), as a plain dict."""
+    """The query parameters as Starlette reads them (the last of repeated names wins), as a plain dict.
+
+    Except that a parameter whose escapes are not UTF-8 (``%FF``) raises a 422 naming it:
+    Starlette reads the bad bytes as U+FFFD, so ``%FF`` and ``%FE`` would read alike.
+    Every fast path reads its query here first, so its route refuses them too.
+    """
     query = request.scope["query_string"].decode("latin-1")
     if "%" in query or "+" in query:
-        return dict(parse_qsl(query, keep_blank_values=True))
+        return _utf8_only(dict(parse_qsl(query, keep_blank_values=True, errors="surrogateescape")))
     # Nothing to unescape: splitting gives what parse_qsl would, at a fraction of its cost.
     return {name: value for name, _, value in (pair.partition("=") for pair in query.split("&") if pair)}
+
+
+def _utf8_only(values: dict[str, str]) -> dict[str, str]:
+    """``values``, unless a name or value holds bytes that are not UTF-8 (kept as lone surrogates)."""
+    for name, value in values.items():
+        if not (is_utf8(name) and is_utf8(value)):
+            error = {"type": "string_unicode", "loc": ("query", printable(name)), "msg": "Input should be UTF-8"}
+            raise RequestValidationError([error])
+    return values
 
 
 def _json_safe(value: object) -> object:

@@ -40,6 +40,18 @@ def test_user_id_bound_counts_characters_not_bytes(server):
     assert get_json(f"{server.url}/user_hash?user_id={two_byte * (MAX_USER_ID_LENGTH + 1)}")[0] == 422
 
 
+@pytest.mark.parametrize("user_id", ["%FF", "%FE", "%C0", "%C3", "TEST%FFUSER", "%ED%A0%80", "%F4%90%80%80"])
+def test_user_id_not_utf8_gets_422(server, user_id):
+    # Read with U+FFFD in place of the bad bytes, all of these would hash alike.
+    status, body = get_json(f"{server.url}/user_hash?user_id={user_id}")
+    assert status == 422
+    assert [(e["loc"], e["type"]) for e in body["detail"]] == [(["query", "user_id"], "string_unicode")]
+
+
+def test_replacement_character_sent_as_utf8_is_a_user_id_like_any_other(server):
+    assert get_json(f"{server.url}/user_hash?user_id=%EF%BF%BD")[0] == 200
+
+
 @pytest.mark.parametrize(
     "query", ["", "?user_id=", "?user_id=TESTUSERID&user_id=", f"?user_id={'x' * (MAX_USER_ID_LENGTH + 1)}"]
 )
