@@ -6,6 +6,7 @@ import secrets
 
 from flask import Blueprint, current_app, jsonify, request
 from redis import Redis
+from service_common.text import is_utf8
 from werkzeug.exceptions import BadRequest
 
 from kv_store.config import (
@@ -41,7 +42,8 @@ def _int_arg(name: str, default: int, minimum: int, maximum: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
+    # ASCII only: str.isdigit() also takes '²' (which int() refuses) and '٣' (which int() reads as 3).
+    if not (raw.isascii() and raw.isdigit()) or not minimum <= int(raw) <= maximum:
         raise BadRequest(f"'{name}' must be an integer from {minimum} to {maximum}")
     return int(raw)
 
@@ -52,6 +54,9 @@ def _string_field(payload: dict, name: str, max_length: int) -> str:
         raise BadRequest(f"'{name}' must be a non-empty string")
     if len(value) > max_length:
         raise BadRequest(f"'{name}' is longer than {max_length} characters")
+    if not is_utf8(value):
+        # JSON can spell a lone surrogate ("\ud800"); Redis stores UTF-8, which cannot.
+        raise BadRequest(f"'{name}' must be valid Unicode text (it holds a lone surrogate)")
     return value
 
 

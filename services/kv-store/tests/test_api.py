@@ -60,6 +60,27 @@ def test_random_pairs_are_bounded(kv, count):
     assert status == 400
 
 
+# Not ASCII digits, though str.isdigit() takes them: '²' (int() then fails) and '٣' (int() reads 3).
+NON_ASCII_DIGITS = ["%C2%B2", "%D9%A3", "%EF%BC%93"]
+
+
+@pytest.mark.parametrize("digits", NON_ASCII_DIGITS)
+@pytest.mark.parametrize(("method", "path", "name"), [("POST", "/write", "count"), ("GET", "/list", "cursor")])
+def test_integer_parameter_in_other_digits_gets_400_naming_it(kv, method, path, name, digits):
+    status, headers, raw = http(method, f"{kv.url}{path}?{name}={digits}")
+    assert (status, headers["Content-Type"]) == (400, "application/json")
+    assert f"'{name}'" in json.loads(raw)["error"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"), [(rb'{"key": "\ud800", "value": "v"}', "key"), (rb'{"key": "k", "value": "a\udfff"}', "value")]
+)
+def test_lone_surrogate_gets_400_naming_the_field(kv, raw, field):
+    status, body = _post(f"{kv.url}/write", raw)
+    assert status == 400
+    assert f"'{field}'" in body["error"]
+
+
 def test_delete_present_absent_and_without_key(kv):
     _post(f"{kv.url}/write", {"key": "doomed", "value": "x"})
     assert http("DELETE", f"{kv.url}/delete?key=doomed")[0] == 200
