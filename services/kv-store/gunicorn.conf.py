@@ -34,6 +34,9 @@ worker_class = "gevent"
 worker_connections = env_int("GUNICORN_WORKER_CONNECTIONS", 1000, 1, 100_000)
 keepalive = env_int("GUNICORN_KEEPALIVE", 5, 0, 300)
 timeout = env_int("GUNICORN_TIMEOUT", 30, 1, 3600)
+# gunicorn's default, written down because /delete carries a key in its URL: the longest
+# (MAX_KEY_BYTES, 1,024 bytes, every one as %XX) makes a request line of about 3,100 bytes.
+limit_request_line = 4094
 # The unready delay comes out of the same budget as the requests in flight.
 graceful_timeout = int(_settings.shutdown_delay + _settings.graceful_timeout + 0.999)
 # Heartbeat files: /dev/shm is writable and in memory even with a read-only root filesystem.

@@ -12,7 +12,7 @@ from werkzeug.exceptions import BadRequest
 from kv_store.config import (
     LIST_DEFAULT_PAGE,
     LIST_MAX_PAGE,
-    MAX_KEY_LENGTH,
+    MAX_KEY_BYTES,
     MAX_VALUE_LENGTH,
     RANDOM_DEFAULT_PAIRS,
     RANDOM_MAX_PAIRS,
@@ -48,15 +48,27 @@ def _int_arg(name: str, default: int, minimum: int, maximum: int) -> int:
     return int(raw)
 
 
-def _string_field(payload: dict, name: str, max_length: int) -> str:
+def _string_field(payload: dict, name: str) -> str:
     value = payload.get(name)
     if not isinstance(value, str) or not value:
         raise BadRequest(f"'{name}' must be a non-empty string")
-    if len(value) > max_length:
-        raise BadRequest(f"'{name}' is longer than {max_length} characters")
     if not is_utf8(value):
         # JSON can spell a lone surrogate ("\ud800"); Redis stores UTF-8, which cannot.
         raise BadRequest(f"'{name}' must be valid Unicode text (it holds a lone surrogate)")
+    return value
+
+
+def _key(payload: dict) -> str:
+    key = _string_field(payload, "key")
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise BadRequest(f"'key' is longer than {MAX_KEY_BYTES} bytes of UTF-8")
+    return key
+
+
+def _value(payload: dict) -> str:
+    value = _string_field(payload, "value")
+    if len(value) > MAX_VALUE_LENGTH:
+        raise BadRequest(f"'value' is longer than {MAX_VALUE_LENGTH} characters")
     return value
 
 
@@ -81,8 +93,7 @@ def write():
     payload = request.get_json(force=True, silent=True)
     if not isinstance(payload, dict):
         raise BadRequest('the body must be a JSON object like {"key": "k", "value": "v"}')
-    key = _string_field(payload, "key", MAX_KEY_LENGTH)
-    value = _string_field(payload, "value", MAX_VALUE_LENGTH)
+    key, value = _key(payload), _value(payload)
     _redis().set(key, value)
     count_operation("ok")
     return jsonify(written=1, keys=[key]), 201

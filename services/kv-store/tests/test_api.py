@@ -6,7 +6,7 @@ import json
 import socket
 
 import pytest
-from kv_store.config import LIST_MAX_PAGE, RANDOM_MAX_PAIRS
+from kv_store.config import LIST_MAX_PAGE, MAX_KEY_BYTES, RANDOM_MAX_PAIRS
 
 from tests.harness.http import get_json, http
 
@@ -79,6 +79,32 @@ def test_lone_surrogate_gets_400_naming_the_field(kv, raw, field):
     status, body = _post(f"{kv.url}/write", raw)
     assert status == 400
     assert f"'{field}'" in body["error"]
+
+
+def _longest_key(character: str) -> str:
+    """A key of exactly MAX_KEY_BYTES bytes of UTF-8, mostly ``character``."""
+    width = len(character.encode())
+    return character * (MAX_KEY_BYTES // width) + "k" * (MAX_KEY_BYTES % width)
+
+
+def test_key_limit_counts_utf8_bytes(kv):
+    assert _post(f"{kv.url}/write", {"key": _longest_key("é"), "value": "v"})[0] == 201
+    status, body = _post(f"{kv.url}/write", {"key": "é" * MAX_KEY_BYTES, "value": "v"})
+    assert (status, body["error"]) == (400, f"'key' is longer than {MAX_KEY_BYTES} bytes of UTF-8")
+
+
+@pytest.mark.parametrize("character", ["k", "é", "€", "😀"])
+def test_every_key_write_accepts_can_be_deleted_fully_percent_encoded(kv, redis, character):
+    # /delete takes the key in the URL, where every byte as %XX makes the longest request line.
+    # 1,024 characters of a 4-byte character would need 12,288 bytes: more than gunicorn allows.
+    candidates = dict.fromkeys([_longest_key(character), character * MAX_KEY_BYTES])
+    written = [key for key in candidates if _post(f"{kv.url}/write", {"key": key, "value": "v"})[0] == 201]
+    assert _longest_key(character) in written
+    for key in written:
+        escaped = "".join(f"%{byte:02X}" for byte in key.encode())
+        status, headers, raw = http("DELETE", f"{kv.url}/delete?key={escaped}")
+        assert (status, headers["Content-Type"], json.loads(raw)) == (200, "application/json", {"deleted": key})
+        assert _redis_command(redis, "EXISTS", key) == b":0\r\n"
 
 
 def test_delete_present_absent_and_without_key(kv):
