@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 import uvicorn
 from aioprometheus import Counter, Histogram, Registry, render
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -38,6 +38,9 @@ from service_common.observability import (
 from service_common.text import is_utf8, printable
 
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()
+# The FastAPI services take a few small JSON fields at most: 16 KiB leaves room for any
+# whitespace a client adds, and keeps what one request can make a worker hold small.
+DEFAULT_MAX_BODY_BYTES = 16 * 1024
 
 ReadyCheck = Callable[[], Awaitable[bool]]
 # Answers a plainly valid request, or returns None to leave it to FastAPI.
@@ -138,6 +141,52 @@ class ObservabilityMiddleware:
             if self.access_log or status >= 500:
                 log_request(scope["method"], route, scope["path"], status, elapsed)
             request_id_var.reset(token)
+
+
+def _content_length(scope: dict) -> int | None:
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+class BodySizeLimitMiddleware:
+    """413 with a JSON ``detail`` for a request body over ``max_bytes``, before it is read whole.
+
+    A Content-Length over the limit is refused before any of the body is received. Without
+    one (chunked), the body is counted as it arrives and refused once it passes the limit;
+    the server discards the rest. So no request makes the process hold more than the limit.
+    """
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.detail = f"request body larger than {max_bytes} bytes"
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await JSONResponse({"detail": self.detail}, status_code=413)(scope, receive, send)
+            return
+        # uvicorn never passes on more than a declared length: only a body without one is counted.
+        await self.app(scope, receive if declared is not None else self._counted(receive), send)
+
+    def _counted(self, receive):
+        received = 0
+
+        async def receive_within_limit():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                # FastAPI re-raises an HTTPException met while reading a body; its handler answers 413.
+                raise HTTPException(413, self.detail)
+            return message
+
+        return receive_within_limit
 
 
 def fast_path(handler: FastPath) -> Callable:
@@ -295,10 +344,12 @@ def create_service_app(
     *,
     settings: ServerSettings | None = None,
     ready_check: ReadyCheck | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     **fastapi_options,
 ) -> FastAPI:
     """A FastAPI application titled ``service`` with the service's routers and the
-    probes, metrics and request logging every service has.
+    probes, metrics, request logging, JSON validation errors and body size limit
+    (``max_body_bytes``) every service has.
 
     ``settings`` default to the environment's; ``fastapi_options`` go to FastAPI
     (a description, for example; the title and version are set here). The service's routes come before
@@ -310,6 +361,8 @@ def create_service_app(
     app.state.readiness = Readiness()
     app.state.metrics = HttpMetrics(identity_from_env(service, version), Registry())
     app.add_exception_handler(RequestValidationError, validation_failed)
+    # Added first, so it runs inside the observability middleware: a 413 is logged and counted.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics, access_log=settings.access_log)
     for router in routers:
         app.include_router(router)

@@ -12,10 +12,10 @@ import os
 import time
 from collections.abc import Callable, Iterable
 
-from flask import Blueprint, Flask, Response, jsonify
+from flask import Blueprint, Flask, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from service_common.env import Identity
 from service_common.lifecycle import Readiness
@@ -138,6 +138,20 @@ class ObservabilityMiddleware:
         self.metrics.observe(route, method_label(method), status, elapsed)
         if self.access_log or status >= 500:
             log_request(method, route, answered["path"], status, elapsed)
+
+
+def request_body() -> bytes:
+    """The request body, or 413 when it is longer than the application's MAX_CONTENT_LENGTH.
+
+    werkzeug refuses a longer Content-Length before reading, but a chunked body it stops
+    reading at the limit and returns as if it had ended there. So when the limit is reached,
+    one more byte from the server's own stream tells whether the body went on.
+    """
+    body = request.get_data()
+    limit = request.max_content_length
+    if limit is not None and len(body) >= limit and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
+    return body
 
 
 def _json_http_error(error: HTTPException):

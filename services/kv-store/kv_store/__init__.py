@@ -11,7 +11,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from service_common.env import identity_from_env, server_settings_from_env
 from service_common.wsgi import install_observability
 
-from kv_store.config import RedisSettings, redis_settings_from_env
+from kv_store.config import MAX_BODY_BYTES, RedisSettings, redis_settings_from_env
 from kv_store.routes import api, count_operation
 from kv_store.store import connect
 
@@ -40,6 +40,8 @@ def create_app(redis_settings: RedisSettings | None = None, access_log: bool | N
     """Build the application; settings come from the environment unless given."""
     app = Flask(__name__)
     app.json.sort_keys = False
+    # werkzeug refuses a larger Content-Length at once, and stops a chunked body there.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     client = connect(redis_settings or redis_settings_from_env())
     app.extensions["redis"] = client
 

@@ -7,6 +7,7 @@ import secrets
 from flask import Blueprint, current_app, jsonify, request
 from redis import Redis
 from service_common.text import is_utf8
+from service_common.wsgi import request_body
 from werkzeug.exceptions import BadRequest
 
 from kv_store.config import (
@@ -88,7 +89,7 @@ def hello():
 @api.post("/write")
 def write():
     """Write {"key", "value"}; without a body, write ?count= random pairs."""
-    if not request.get_data():
+    if not request_body():
         return _write_random(_int_arg("count", RANDOM_DEFAULT_PAIRS, 1, RANDOM_MAX_PAIRS))
     payload = request.get_json(force=True, silent=True)
     if not isinstance(payload, dict):

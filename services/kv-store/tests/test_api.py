@@ -6,7 +6,7 @@ import json
 import socket
 
 import pytest
-from kv_store.config import LIST_MAX_PAGE, MAX_KEY_BYTES, RANDOM_MAX_PAIRS
+from kv_store.config import LIST_MAX_PAGE, MAX_BODY_BYTES, MAX_KEY_BYTES, MAX_VALUE_LENGTH, RANDOM_MAX_PAIRS
 
 from tests.harness.http import get_json, http
 
@@ -105,6 +105,14 @@ def test_every_key_write_accepts_can_be_deleted_fully_percent_encoded(kv, redis,
         status, headers, raw = http("DELETE", f"{kv.url}/delete?key={escaped}")
         assert (status, headers["Content-Type"], json.loads(raw)) == (200, "application/json", {"deleted": key})
         assert _redis_command(redis, "EXISTS", key) == b":0\r\n"
+
+
+def test_largest_pair_in_its_longest_json_spelling_fits_the_body_limit(kv):
+    key = "\\u0001" * MAX_KEY_BYTES  # one byte of UTF-8 in six bytes of JSON
+    value = "\\ud83d\\ude00" * MAX_VALUE_LENGTH  # one character in twelve bytes of JSON
+    body = f'{{"key": "{key}", "value": "{value}"}}'.encode()
+    assert len(body) <= MAX_BODY_BYTES
+    assert _post(f"{kv.url}/write", body) == (201, {"written": 1, "keys": ["\x01" * MAX_KEY_BYTES]})
 
 
 def test_delete_present_absent_and_without_key(kv):
