@@ -11,9 +11,19 @@ from __future__ import annotations
 from redis import BlockingConnectionPool, Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelConnectionPool
 
 from kv_store.config import RedisSettings
+
+
+class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Sentinel's pool (master discovery, failover), with the blocking pool's wait for a free connection.
+
+    redis-py's SentinelConnectionPool is a plain ConnectionPool: at max_connections it fails
+    at once with MaxConnectionsError, so a short Redis stall turned into a burst of 503s.
+    Sentinel's methods come first; getting, making and releasing connections are the
+    blocking pool's, which still asks ``owns_connection`` (Sentinel's: is it the current master?).
+    """
 
 
 def _client_options(settings: RedisSettings) -> dict:
@@ -34,7 +44,12 @@ def connect(settings: RedisSettings) -> Redis:
             password=settings.password,
             **_client_options(settings),
         )
-        return sentinel.master_for(settings.sentinel_master, max_connections=settings.max_connections)
+        return sentinel.master_for(
+            settings.sentinel_master,
+            connection_pool_class=BlockingSentinelConnectionPool,
+            max_connections=settings.max_connections,
+            timeout=settings.pool_timeout,
+        )
     pool = BlockingConnectionPool.from_url(
         settings.url,
         max_connections=settings.max_connections,
