@@ -42,7 +42,6 @@ _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()
 # whitespace a client adds, and keeps what one request can make a worker hold small.
 DEFAULT_MAX_BODY_BYTES = 16 * 1024
 
-ReadyCheck = Callable[[], Awaitable[bool]]
 # Answers a plainly valid request, or returns None to leave it to FastAPI.
 FastPath = Callable[[Request], Awaitable[Response | None]]
 
@@ -281,8 +280,8 @@ def json_response(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
 
-def probe_router(readiness: Readiness, metrics: HttpMetrics, ready_check: ReadyCheck | None = None) -> APIRouter:
-    """/healthz (liveness), /readyz (readiness) and /metrics (Prometheus text)."""
+def probe_router(readiness: Readiness, metrics: HttpMetrics) -> APIRouter:
+    """/healthz (liveness), /readyz (readiness: not shutting down) and /metrics (Prometheus text)."""
     router = APIRouter(tags=["probes"])
 
     @router.get("/healthz", summary="Liveness: the process is alive and serving")
@@ -292,13 +291,11 @@ def probe_router(readiness: Readiness, metrics: HttpMetrics, ready_check: ReadyC
     @router.get(
         "/readyz",
         summary="Readiness: the service should receive traffic",
-        responses={503: {"description": "Shutting down or a dependency does not answer"}},
+        responses={503: {"description": "Shutting down"}},
     )
     async def readyz() -> JSONResponse:
         if readiness.stopping:
             return JSONResponse({"status": "stopping"}, status_code=503)
-        if ready_check is not None and not await ready_check():
-            return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
     @router.get("/metrics", include_in_schema=False)
@@ -343,7 +340,6 @@ def create_service_app(
     routers: list[APIRouter],
     *,
     settings: ServerSettings | None = None,
-    ready_check: ReadyCheck | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     **fastapi_options,
 ) -> FastAPI:
@@ -366,7 +362,7 @@ def create_service_app(
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics, access_log=settings.access_log)
     for router in routers:
         app.include_router(router)
-    app.include_router(probe_router(app.state.readiness, app.state.metrics, ready_check))
+    app.include_router(probe_router(app.state.readiness, app.state.metrics))
     return app
 
 

@@ -35,8 +35,6 @@ _REQUEST_ID_ENVIRON_KEY = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
 EXTENSION = "service_common"
 logger = logging.getLogger(__name__)
 
-ReadyCheck = Callable[[], bool]
-
 
 def _multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
@@ -164,8 +162,12 @@ def _json_server_error(error: Exception):
     return jsonify(error="internal server error", request_id=request_id_var.get()), 500
 
 
-def probe_blueprint(readiness: Readiness, metrics: HttpMetrics, ready_check: ReadyCheck | None) -> Blueprint:
-    """/healthz (liveness), /readyz (readiness) and /metrics (Prometheus text)."""
+def probe_blueprint(readiness: Readiness, metrics: HttpMetrics) -> Blueprint:
+    """/healthz (liveness), /readyz (readiness) and /metrics (Prometheus text).
+
+    Readiness is this process's alone: a dependency every pod shares (Redis) would make all of them unready at
+    once, and callers would get connection errors from a Service without endpoints instead of a 503 JSON error.
+    """
     probes = Blueprint("probes", __name__)
 
     @probes.get("/healthz")
@@ -176,8 +178,6 @@ def probe_blueprint(readiness: Readiness, metrics: HttpMetrics, ready_check: Rea
     def readyz():
         if readiness.stopping:
             return jsonify(status="stopping"), 503
-        if ready_check is not None and not ready_check():
-            return jsonify(status="unavailable"), 503
         return jsonify(status="ready")
 
     @probes.get("/metrics")
@@ -187,9 +187,7 @@ def probe_blueprint(readiness: Readiness, metrics: HttpMetrics, ready_check: Rea
     return probes
 
 
-def install_observability(
-    app: Flask, identity: Identity, access_log: bool, ready_check: ReadyCheck | None = None
-) -> HttpMetrics:
+def install_observability(app: Flask, identity: Identity, access_log: bool) -> HttpMetrics:
     """Request ids, access log, metrics, JSON errors and probes for a Flask application.
 
     The readiness state is kept in ``app.extensions["service_common"]`` for the server hooks.
@@ -200,7 +198,7 @@ def install_observability(
     app.wsgi_app = ObservabilityMiddleware(app.wsgi_app, metrics, access_log)
     app.register_error_handler(HTTPException, _json_http_error)
     app.register_error_handler(Exception, _json_server_error)
-    app.register_blueprint(probe_blueprint(readiness, metrics, ready_check))
+    app.register_blueprint(probe_blueprint(readiness, metrics))
     return metrics
 
 

@@ -45,15 +45,9 @@ def create_app(redis_settings: RedisSettings | None = None, access_log: bool | N
     client = connect(redis_settings or redis_settings_from_env())
     app.extensions["redis"] = client
 
-    def redis_answers() -> bool:
-        try:
-            return bool(client.ping())
-        except RedisError:
-            return False
-
     if access_log is None:
         access_log = server_settings_from_env().access_log
-    metrics = install_observability(app, identity_from_env(SERVICE, __version__), access_log, redis_answers)
+    metrics = install_observability(app, identity_from_env(SERVICE, __version__), access_log)
     app.extensions["kv_operations"] = metrics.counter(
         "kv_operations_total", "Key-value operations, by operation and result.", ("operation", "result")
     )

@@ -39,13 +39,15 @@ def test_redis_stopped_then_back(start_service, server_factory):
     assert (status, body["error"]) == (503, "redis unavailable")
     assert elapsed < BOUND_SECONDS
     assert "Traceback" not in json.dumps(body)
-    assert get_json(f"{kv.url}/readyz") == (503, {"status": "unavailable"})
+    # Still ready: every pod shares Redis, and a Service with no ready pod would refuse connections
+    # instead of passing on this 503.
+    assert get_json(f"{kv.url}/readyz") == (200, {"status": "ready"})
     assert get_json(f"{kv.url}/healthz")[0] == 200  # alive: no restart needed
 
     revived = RedisServer()
     revived.port = redis.port  # the same address the service keeps using
     server_factory(revived)
-    _wait_until_status(f"{kv.url}/readyz", 200)
+    _wait_until_status(f"{kv.url}/", 200)
     assert get_json(f"{kv.url}/") == (200, {"key": "test_key", "value": "Hello Redis!"})
 
 
