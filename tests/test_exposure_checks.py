@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import yaml
 
-from tests.harness.ansible import ROOT, run_playbook
-
-ROLES = ROOT / "roles"
+from tests.harness.ansible import preflight_play, run_playbook
 
 # (role, checking task, variables, refused)
 CASES = [
@@ -36,36 +34,9 @@ CASES = [
 ]
 
 
-def _play(role: str, variables: dict, *templates: str) -> dict:
-    """A play that runs the role's preflight with errors ignored, then renders its ``templates`` ("Render X")."""
-    tasks = [
-        {
-            "name": "Preflight",
-            "ansible.builtin.include_role": {
-                "name": f"sre.platform.{role}",
-                "tasks_from": "preflight.yml",
-                "public": True,
-                "apply": {"ignore_errors": True},
-            },
-        }
-    ]
-    for template in templates:
-        path = ROLES / role / "templates" / template
-        lookup = f"{{{{ lookup('ansible.builtin.template', '{path}') }}}}"
-        tasks.append({"name": f"Render {template}", "ansible.builtin.debug": {"msg": lookup}})
-    return {
-        "name": role,
-        "hosts": "localhost",
-        "connection": "local",
-        "gather_facts": False,
-        "vars": variables,
-        "tasks": tasks,
-    }
-
-
 def test_each_role_refuses_exactly_what_it_should(tmp_path):
     playbook = tmp_path / "preflights.yml"
-    playbook.write_text(yaml.safe_dump([_play(role, variables) for role, _, variables, _ in CASES]))
+    playbook.write_text(yaml.safe_dump([preflight_play(role, variables) for role, _, variables, _ in CASES]))
     run = run_playbook(str(playbook))
     assert run.returncode == 0, run.output
     for play, (role, task, variables, refused) in zip(run.report["plays"], CASES, strict=True):
@@ -80,22 +51,17 @@ def test_switches_given_as_text_false_are_off(tmp_path):
     off = {"cloudnative_pg_expose", "cloudnative_pg_backup_enabled", "monitoring_expose", "monitoring_logs_enabled"}
     variables = dict.fromkeys(off, "false")
     plays = [
-        _play("cloudnative_pg", variables, "exposure.yml.j2", "objectstore.yml.j2"),
-        _play("monitoring", variables, "kube-prometheus-stack.yml.j2"),
+        preflight_play("cloudnative_pg", variables, "exposure.yml.j2", "objectstore.yml.j2"),
+        preflight_play("monitoring", variables, "kube-prometheus-stack.yml.j2"),
     ]
     playbook = tmp_path / "switches.yml"
     playbook.write_text(yaml.safe_dump(plays))
     run = run_playbook(str(playbook))
     assert run.returncode == 0, run.output
 
-    def rendered(template: str):
-        (result,) = run.task_results(f"Render {template}")
-        assert not result.get("failed"), result
-        return yaml.safe_load(result["msg"] or "")  # debug reports an empty rendering as no msg
-
-    assert rendered("exposure.yml.j2")["kind"] == "NetworkPolicy"
-    assert rendered("objectstore.yml.j2") is None, "no backup store without backups"
-    monitoring = rendered("kube-prometheus-stack.yml.j2")
+    assert run.rendered("exposure.yml.j2")["kind"] == "NetworkPolicy"
+    assert run.rendered("objectstore.yml.j2") is None, "no backup store without backups"
+    monitoring = run.rendered("kube-prometheus-stack.yml.j2")
     services = [monitoring[component]["service"] for component in ("prometheus", "alertmanager", "grafana")]
     assert {service["type"] for service in services} == {"ClusterIP"}, services
     assert not [service for service in services if "loadBalancerSourceRanges" in service]

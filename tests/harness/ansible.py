@@ -17,7 +17,8 @@ Modules run on localhost with the local connection and this interpreter
 thread while the test breaks its target. ``path_without`` hides one tool
 from a run (``env={"PATH": path_without("docker", tmp_path / "bin")}``). ``start_module`` returns the
 running process so a test can SIGKILL it with every process it started
-(``kill_tree``) to simulate an interrupted run.
+(``kill_tree``) to simulate an interrupted run. ``preflight_play`` builds a play that runs a role's
+preflight and renders some of its templates; ``PlaybookRun.rendered`` reads a rendering back.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -192,6 +195,12 @@ class PlaybookRun:
             if task["task"]["name"] == task_name and host in task["hosts"]
         ]
 
+    def rendered(self, template: str) -> object:
+        """What ``preflight_play`` rendered of ``template``, parsed as YAML (None when it rendered nothing)."""
+        (result,) = self.task_results(f"Render {template}")
+        assert not result.get("failed"), result
+        return yaml.safe_load(result["msg"] or "")  # debug reports an empty rendering as no msg
+
     def refused_parameters(self) -> dict[str, str]:
         """The variables playbooks/tasks/check_parameters.yml refused, each with its message, in check order."""
         (check,) = self.task_results("Check the parameters")
@@ -242,3 +251,34 @@ def ansible_doc(name: str, plugin_type: str = "module") -> dict:
     # An unknown name is no error to ansible-doc: it warns and prints {}.
     assert name in documented, f"ansible-doc found no {plugin_type} {name}: {done.stderr.strip()}"
     return documented[name]
+
+
+def preflight_play(role: str, variables: dict, *templates: str) -> dict:
+    """A play that runs the role's preflight with errors ignored, then renders its ``templates`` ("Render X").
+
+    The preflight is included with ``public: true``, so the role's defaults and vars reach the templates; each
+    case is one play, so a whole table of cases costs one ansible-playbook run.
+    """
+    tasks = [
+        {
+            "name": "Preflight",
+            "ansible.builtin.include_role": {
+                "name": f"sre.platform.{role}",
+                "tasks_from": "preflight.yml",
+                "public": True,
+                "apply": {"ignore_errors": True},
+            },
+        }
+    ]
+    for template in templates:
+        path = ROOT / "roles" / role / "templates" / template
+        lookup = f"{{{{ lookup('ansible.builtin.template', '{path}') }}}}"
+        tasks.append({"name": f"Render {template}", "ansible.builtin.debug": {"msg": lookup}})
+    return {
+        "name": role,
+        "hosts": "localhost",
+        "connection": "local",
+        "gather_facts": False,
+        "vars": variables,
+        "tasks": tasks,
+    }
