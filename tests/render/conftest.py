@@ -9,7 +9,7 @@ import pytest
 from tests.harness.ansible import run_playbook
 from tests.harness.manifests import KEPT, LEFTOVERS, load_manifests, plant
 
-INVENTORIES = ["local", "aws/prod", "gcp/prod"]
+INVENTORIES = ["local", "aws/prod", "azure/prod", "gcp/prod"]
 
 
 def render(inventory: str, target: Path) -> list[tuple[Path, dict]]:
@@ -43,13 +43,29 @@ def rendered(request, render_once) -> tuple[str, Path, list[tuple[Path, dict]]]:
     return request.param, directory, objects
 
 
+def _objects(render_once, inventory: str) -> list[dict]:
+    return [obj for _, obj in render_once(inventory)[1]]
+
+
 @pytest.fixture(scope="session")
 def local_objects(render_once) -> list[dict]:
     """Objects of the local (kind) inventory; copy before changing one."""
-    return [obj for _, obj in render_once("local")[1]]
+    return _objects(render_once, "local")
 
 
 @pytest.fixture(scope="session")
 def cloud_objects(render_once) -> list[dict]:
     """Objects of the gcp/prod inventory; copy before changing one."""
-    return [obj for _, obj in render_once("gcp/prod")[1]]
+    return _objects(render_once, "gcp/prod")
+
+
+@pytest.fixture(scope="session")
+def aws_objects(render_once) -> list[dict]:
+    """Objects of the aws/prod (EKS) inventory; copy before changing one."""
+    return _objects(render_once, "aws/prod")
+
+
+@pytest.fixture(scope="session")
+def azure_objects(render_once) -> list[dict]:
+    """Objects of the azure/prod (AKS) inventory; copy before changing one."""
+    return _objects(render_once, "azure/prod")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import yaml
+
+from tests.harness.ansible import preflight_play, run_playbook
+
 
 def _one(objects: list[dict], kind: str, name: str | None = None) -> dict:
     matches = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
@@ -67,6 +71,34 @@ def test_cloud_backups_use_workload_identity_not_keys(cloud_objects):
     assert "s3Credentials" not in configuration
     cluster = _one(cloud_objects, "Cluster", "pg-main")
     assert "iam.gke.io/gcp-service-account" in cluster["spec"]["serviceAccountTemplate"]["metadata"]["annotations"]
+
+
+def test_aks_instances_opt_in_to_the_workload_identity_webhook(azure_objects):
+    """The webhook injects the federated token only into pods labelled azure.workload.identity/use: without the
+    label inheritFromAzureAD finds no credentials and WAL archiving and backups fail."""
+    store = _one(azure_objects, "ObjectStore")
+    assert store["spec"]["configuration"]["azureCredentials"] == {"inheritFromAzureAD": True}
+    cluster = _one(azure_objects, "Cluster", "pg-main")
+    assert "azure.workload.identity/client-id" in cluster["spec"]["serviceAccountTemplate"]["metadata"]["annotations"]
+    assert cluster["spec"]["inheritedMetadata"] == {"labels": {"azure.workload.identity/use": "true"}}
+
+
+def test_other_stores_need_no_pod_labels(local_objects, aws_objects, cloud_objects):
+    for objects in (local_objects, aws_objects, cloud_objects):
+        assert "inheritedMetadata" not in _one(objects, "Cluster", "pg-main")["spec"]
+
+
+def test_the_restore_drill_reads_the_azure_store_with_the_same_identity(tmp_path):
+    variables = {
+        "platform_target": "aks",
+        "cloudnative_pg_backup_destination": "https://acct.blob.core.windows.net/c/p",
+    }
+    playbook = tmp_path / "restore.yml"
+    playbook.write_text(yaml.safe_dump([preflight_play("cloudnative_pg", variables, "restore.yml.j2")]))
+    run = run_playbook(str(playbook))
+    assert run.returncode == 0, run.output
+    restored = run.rendered("restore.yml.j2")
+    assert restored["spec"]["inheritedMetadata"] == {"labels": {"azure.workload.identity/use": "true"}}
 
 
 def test_no_secret_is_ever_rendered(local_objects, cloud_objects):
