@@ -128,12 +128,27 @@ def test_kind_drops_what_it_cannot_scrape(local_objects):
     assert "--kubelet-insecure-tls" in _values(local_objects, "metrics-server")["args"]
 
 
-def test_kind_only_values_are_absent_from_the_cloud(cloud_objects):
+def test_kind_only_values_are_absent_from_the_cloud(cloud_objects, aws_objects):
     values = _values(cloud_objects)
     assert "kubeProxy" not in values
     assert "kubeProxy" not in values["defaultRules"]["rules"]
     assert "prometheus-node-exporter" not in values
-    assert "args" not in _values(cloud_objects, "metrics-server")
+    assert "args" not in _values(aws_objects, "metrics-server")
+
+
+def _application_names(objects: list[dict]) -> set[str]:
+    return {o["metadata"]["name"] for o in objects if o["kind"] == "Application"}
+
+
+def test_metrics_server_is_installed_only_where_no_managed_one_runs(
+    local_objects, aws_objects, azure_objects, cloud_objects
+):
+    """GKE and AKS run their own metrics-server, which owns the APIService v1beta1.metrics.k8s.io: a second one
+    would fight it for the API. kind and EKS have none, and the HPAs need one."""
+    for objects in (local_objects, aws_objects):
+        assert "metrics-server" in _application_names(objects)
+    for managed in (azure_objects, cloud_objects):
+        assert "metrics-server" not in _application_names(managed)
 
 
 def test_the_local_target_exposes_the_stack_to_the_host_only(local_objects):
@@ -152,10 +167,7 @@ def test_the_cloud_keeps_the_stack_inside(cloud_objects):
 
 
 def test_logs_are_collected_in_the_cloud_only(local_objects, cloud_objects):
-    def names(objects: list[dict]) -> set[str]:
-        return {o["metadata"]["name"] for o in objects if o["kind"] == "Application"}
-
-    assert not {"loki", "alloy"} & names(local_objects)
-    assert {"loki", "alloy"} <= names(cloud_objects)
+    assert not {"loki", "alloy"} & _application_names(local_objects)
+    assert {"loki", "alloy"} <= _application_names(cloud_objects)
     sources = _values(cloud_objects)["grafana"]["additionalDataSources"]
     assert [source["type"] for source in sources] == ["loki"]
