@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -129,11 +130,24 @@ def test_kind_drops_what_it_cannot_scrape(local_objects):
 
 
 def test_kind_only_values_are_absent_from_the_cloud(cloud_objects, aws_objects):
-    values = _values(cloud_objects)
+    assert "prometheus-node-exporter" not in _values(cloud_objects)
+    assert "args" not in _values(aws_objects, "metrics-server")
+
+
+def test_kube_proxy_is_scraped_only_where_it_runs(aws_objects, azure_objects, cloud_objects):
+    """AKS (Cilium eBPF) and GKE (Dataplane V2) run no kube-proxy: scraping it would keep the critical
+    KubeProxyDown firing forever. EKS runs it as an add-on."""
+    terraform = ROOT / "files/terraform/modules"
+    assert re.search(r'ebpf_data_plane\s*=\s*"cilium"', (terraform / "aks/main.tf").read_text())
+    assert re.search(r'datapath_provider\s*=\s*"ADVANCED_DATAPATH"', (terraform / "gke/main.tf").read_text())
+    assert re.search(r"kube-proxy\s*=\s*\{", (terraform / "eks/main.tf").read_text())
+    for objects in (azure_objects, cloud_objects):
+        values = _values(objects)
+        assert values["kubeProxy"] == {"enabled": False}
+        assert values["defaultRules"]["rules"]["kubeProxy"] is False
+    values = _values(aws_objects)
     assert "kubeProxy" not in values
     assert "kubeProxy" not in values["defaultRules"]["rules"]
-    assert "prometheus-node-exporter" not in values
-    assert "args" not in _values(aws_objects, "metrics-server")
 
 
 def _application_names(objects: list[dict]) -> set[str]:
