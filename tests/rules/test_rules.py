@@ -91,6 +91,10 @@ def test_the_issue_alerts_exist():
         "PostgresBackupTooOld",
         "ServiceNoReadyReplicas",
         "ServiceHighErrorRate",
+        # kv-store's Redis: a node down, no master, a replica cut off.
+        "RedisDown",
+        "RedisNoMaster",
+        "RedisReplicationBroken",
     }
     assert required <= names, sorted(required - names)
 
@@ -173,6 +177,7 @@ def test_promtool_unit_tests_pass(promtool: str, tmp_path: Path):
         pytest.param("platform/PersistentVolumeUsageHigh.yml", "> 80", "> 90", id="PersistentVolumeUsageHigh"),
         pytest.param("services/ServiceHighErrorRate.yml", "> 0.05", "> 0.5", id="ServiceHighErrorRate"),
         pytest.param("postgres/PostgresBackupTooOld.yml", "> 26 * 3600", "> 24 * 3600", id="PostgresBackupTooOld"),
+        pytest.param("redis/RedisReplicationBroken.yml", "for: 2m", "for: 1m", id="RedisReplicationBroken"),
     ],
 )
 def test_changing_an_alert_threshold_makes_promtool_fail(
