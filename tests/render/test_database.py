@@ -27,6 +27,13 @@ def test_cluster_has_three_instances_spread_across_nodes(local_objects):
     assert cluster["spec"]["resources"]["requests"]["memory"] == cluster["spec"]["resources"]["limits"]["memory"]
 
 
+def test_the_zone_spread_is_a_preference(cloud_objects):
+    """Required, it would keep a replacement instance Pending while a zone is out (docs/cloud.md)."""
+    (spread,) = _one(cloud_objects, "Cluster", "pg-main")["spec"]["topologySpreadConstraints"]
+    assert (spread["topologyKey"], spread["maxSkew"]) == ("topology.kubernetes.io/zone", 1)
+    assert spread["whenUnsatisfiable"] == "ScheduleAnyway"
+
+
 def test_wal_is_archived_through_the_barman_cloud_plugin(local_objects):
     cluster = _one(local_objects, "Cluster", "pg-main")
     (plugin,) = cluster["spec"]["plugins"]

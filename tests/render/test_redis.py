@@ -31,6 +31,8 @@ def test_three_nodes_with_sentinel_never_on_one_node(redis):
     assert values["sentinel"]["quorum"] == 2
     assert values["hardAntiAffinity"] is True
     assert values["topologySpreadConstraints"]["topologyKey"] == "topology.kubernetes.io/zone"
+    # A preference: required, it would keep a replacement node Pending while a zone is out (docs/cloud.md).
+    assert values["topologySpreadConstraints"]["whenUnsatisfiable"] == "ScheduleAnyway"
     assert values["podDisruptionBudget"] == {"maxUnavailable": 1}
     assert values["redis"]["masterGroupName"] == "mymaster"
 
