@@ -17,8 +17,9 @@ Modules run on localhost with the local connection and this interpreter
 thread while the test breaks its target. ``path_without`` hides one tool
 from a run (``env={"PATH": path_without("docker", tmp_path / "bin")}``). ``start_module`` returns the
 running process so a test can SIGKILL it with every process it started
-(``kill_tree``) to simulate an interrupted run. ``preflight_play`` builds a play that runs a role's
-preflight and renders some of its templates; ``PlaybookRun.rendered`` reads a rendering back.
+(``kill_tree``) to simulate an interrupted run, or act on it and then read its result
+(``module_outcome``). ``preflight_play`` builds a play that runs a role's preflight and renders some
+of its templates; ``PlaybookRun.rendered`` reads a rendering back.
 """
 
 from __future__ import annotations
@@ -123,15 +124,29 @@ class BackgroundModule(threading.Thread):
         return self.result
 
 
-def start_module(name: str, args: dict, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start a module run in the background (see ``kill_tree``)."""
+def start_module(name: str, args: dict, env: dict[str, str] | None = None, capture: bool = False) -> subprocess.Popen:
+    """Start a module run in the background (see ``kill_tree``); with ``capture``, ``module_outcome`` reads its
+    result."""
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
     return subprocess.Popen(
         module_command(name, args),
         cwd=ROOT,
         env=ansible_env(env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
+        text=True,
     )
+
+
+def module_outcome(proc: subprocess.Popen, timeout: float) -> dict:
+    """The result of a module started with ``start_module(..., capture=True)``; a run still going after ``timeout``
+    seconds is killed with everything it started, and the test fails (a hang must not hang the suite)."""
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_tree(proc)
+        raise AssertionError(f"the module gave no result within {timeout} s (killed)") from None
+    return _module_result(stdout, stderr)
 
 
 def _children() -> dict[int, list[int]]:

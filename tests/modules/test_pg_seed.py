@@ -12,6 +12,7 @@ import pytest
 from ansible_collections.sre.platform.plugins.module_utils import seed_data, seed_schema
 
 from tests.harness.ansible import kill_tree, run_module, start_module
+from tests.harness.seeding import counts, orphans
 from tests.harness.servers import PostgresServer, free_port
 
 ROWS = 20_000
@@ -27,22 +28,6 @@ def database(postgres_server: PostgresServer) -> str:
 def seed(server: PostgresServer, db: str, check: bool = False, **options) -> dict:
     args = {**server.conninfo, "login_db": db, "rows": ROWS, "seed": 42, "jobs": 2, **options}
     return run_module("sre.platform.pg_seed", args, check=check)
-
-
-def counts(server: PostgresServer, db: str) -> dict[str, int]:
-    # Table names come from the schema definition, not from input.
-    sql = "SELECT count(*) FROM shop.{}"
-    return {name: int(server.psql(sql.format(name), db)) for name in seed_schema.TABLE_NAMES}
-
-
-def orphans(server: PostgresServer, db: str) -> dict[str, int]:
-    """Rows whose foreign key points at no parent row, per foreign key."""
-    found = {}
-    for table in seed_schema.TABLES:
-        for column, parent in table.foreign_keys:
-            sql = "SELECT count(*) FROM shop.{} c LEFT JOIN shop.{} p ON p.id = c.{} WHERE p.id IS NULL"
-            found[f"{table.name}.{column}"] = int(server.psql(sql.format(table.name, parent, column), db))
-    return found
 
 
 def test_row_counts_sum_exactly_to_the_rows_asked_for():
