@@ -49,34 +49,54 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import psycopg2
 from ansible_collections.sre.platform.plugins.module_utils import seed_data, seed_schema
 from ansible_collections.sre.platform.plugins.module_utils.postgres import open_connection
 from ansible_collections.sre.platform.plugins.module_utils.seed_schema import qualified
 from psycopg2 import sql
 
-# SQLSTATE classes and codes turned into a reason a user can act on.
+# SQLSTATE classes and codes turned into a reason a user can act on (42501 depends on the object: _privilege_hint).
 _SQLSTATE_HINTS = {
-    "42501": "the login role lacks a privilege (it needs CREATE on the database, or ownership of the schema)",
     "53100": "the server's disk is full",
     "53200": "the server ran out of memory",
     "53300": "the server has no free connection slots (lower jobs or raise max_connections)",
     "57014": "the statement was cancelled (statement_timeout or an operator)",
-    "57P01": "the server is shutting down",
+    # pg_terminate_backend() and a fast shutdown end a session with the same error.
+    "57P01": "the server is shutting down, or an administrator terminated the session",
     "25006": "the server is a read-only standby (connect to the primary)",
 }
+# A connection that broke without an error from the server: libpq reports its own state ("invalid socket",
+# "server closed the connection unexpectedly"), psycopg2 then refuses the closed connection.
+_CONNECTION_LOST = (
+    "the connection to the server was lost (the server closed it: it is shutting down or restarting, "
+    "an administrator terminated the session, or the network failed)"
+)
 
 
 class SeedError(Exception):
     """A step failed; the message says which step and why."""
 
 
+def _privilege_hint(detail: str) -> str:
+    """What the login role lacks, from the server's message: CREATE on the database, or the schema's ownership."""
+    if "for database" in detail:
+        return "the login role lacks a privilege: creating the schema, and rebuilding it, needs CREATE on the database"
+    return (
+        "the login role lacks a privilege on the schema or its tables, which belong to the role that created them: "
+        "log in as the role that seeded it"
+    )
+
+
 def explain(step: str, exc: Exception) -> str:
     """``step failed: reason. Server said: ...`` for database errors; the exception for others."""
     code = getattr(exc, "pgcode", None)
     detail = str(exc).strip()
+    if not code and isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+        return f"{step} failed: {_CONNECTION_LOST}. The client library said: {detail}"
     if not code and not detail.startswith(("server closed", "could not", "connection")):
         return f"{step} failed: {exc.__class__.__name__}: {detail}"
-    hint = _SQLSTATE_HINTS.get(code or "") or _SQLSTATE_HINTS.get((code or "")[:2], "")
+    hint = _privilege_hint(detail) if code == "42501" else _SQLSTATE_HINTS.get(code or "")
+    hint = hint or _SQLSTATE_HINTS.get((code or "")[:2], "")
     sqlstate = f" (SQLSTATE {code})" if code else ""
     return f"{step} failed: {hint + '. ' if hint else ''}Server said: {detail}{sqlstate}"
 

@@ -378,3 +378,5 @@ def test_missing_privilege_fails_clearly(postgres_server, database):
     result = seed(postgres_server, database, login_user="seed_reader", login_password="reader-pw")
     assert result["failed"] is True
     assert "lacks a privilege" in result["msg"] and "permission denied" in result["msg"]
+    # Owning the schema would not do: creating (or rebuilding) it needs CREATE on the database.
+    assert "needs CREATE on the database" in result["msg"] and "owner" not in result["msg"], result["msg"]

@@ -1,0 +1,114 @@
+"""sre.platform.pg_seed when something breaks under it, against a real PostgreSQL started by the harness.
+
+Each test breaks a run the way production does (a worker killed by the OOM killer, a session terminated by an
+administrator or ended by idle_session_timeout, damaged bookkeeping, dropped keys) and checks that the run fails
+at once with a message naming what broke, leaves nothing behind, and that the next run completes the data.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+
+import psycopg2
+import pytest
+from ansible_collections.sre.platform.plugins.module_utils import seed_load, seed_schema
+
+from tests.harness.ansible import module_outcome, run_module, start_module
+from tests.harness.seeding import EXPECTED_FOREIGN_KEYS, counts, foreign_keys, orphans
+from tests.harness.servers import PostgresServer
+
+ROWS = 20_000
+# Large enough that a table loads for a few tenths of a second: long enough to break the run in the middle.
+LONG_ROWS = 300_000
+_databases = itertools.count()
+
+ACTIVE_COPY = (
+    "SELECT pid, client_port, query FROM pg_stat_activity WHERE datname = current_database()"
+    " AND state = 'active' AND query LIKE 'COPY %' LIMIT 1"
+)
+# The session that holds a run's lock on its schema (exclusively; the run's other sessions share another lock).
+TERMINATE_LOCK_HOLDER = (
+    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND mode = 'ExclusiveLock' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+@pytest.fixture
+def database(postgres_server: PostgresServer) -> str:
+    return postgres_server.createdb(f"seed_fault_{next(_databases)}")
+
+
+def arguments(server: PostgresServer, db: str, **options) -> dict:
+    return {**server.conninfo, "login_db": db, "rows": ROWS, "seed": 42, "jobs": 2, **options}
+
+
+def seed(server: PostgresServer, db: str, check: bool = False, **options) -> dict:
+    return run_module("sre.platform.pg_seed", arguments(server, db, **options), check=check)
+
+
+def wait_for(server: PostgresServer, db: str, query: str, timeout: float = 120) -> str:
+    """The first non-empty answer to ``query``, polled."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = server.psql(query, db)
+        if found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"nothing matched within {timeout} s: {query}")
+
+
+def assert_nothing_left_behind(server: PostgresServer, db: str) -> None:
+    """No session of the run stays connected and no lock stays held (they would block the next run)."""
+    leftovers = (
+        "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        "        AND application_name = 'sre.platform')"
+        " || ' sessions, ' || (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory') || ' advisory locks'"
+    )
+    deadline = time.monotonic() + 10
+    while (found := server.psql(leftovers, db)) != "0 sessions, 0 advisory locks" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert found == "0 sessions, 0 advisory locks"
+
+
+def assert_complete(server: PostgresServer, db: str, result: dict, rows: int) -> None:
+    assert result.get("failed") is not True, result.get("msg")
+    assert counts(server, db) == seed_schema.row_counts(rows)
+    assert foreign_keys(server, db) == (EXPECTED_FOREIGN_KEYS, EXPECTED_FOREIGN_KEYS)
+    assert set(orphans(server, db).values()) == {0}
+    assert server.psql("SELECT status FROM shop.seed_run", db) == "complete"
+
+
+def test_a_terminated_copy_says_the_session_was_terminated(postgres_server, database):
+    args = arguments(postgres_server, database, rows=LONG_ROWS, jobs=1)
+    proc = start_module("sre.platform.pg_seed", args, capture=True)
+    pid, _, query = wait_for(postgres_server, database, ACTIVE_COPY).split("|", 2)
+    table = re.search(r'COPY "shop"\."(\w+)"', query).group(1)
+    postgres_server.psql(f"SELECT pg_terminate_backend({int(pid)})", database)
+
+    failed = module_outcome(proc, timeout=60)
+    assert failed.get("failed") is True, failed
+    assert failed["msg"].startswith(f"Loading shop.{table} ("), failed["msg"]
+    assert "an administrator terminated the session" in failed["msg"], failed["msg"]
+    assert_nothing_left_behind(postgres_server, database)
+
+
+def test_a_schema_seeded_by_another_role_is_refused_naming_the_owner_it_needs(postgres_server, database):
+    seed(postgres_server, database)
+    postgres_server.psql(
+        "DROP ROLE IF EXISTS seed_stranger; CREATE ROLE seed_stranger LOGIN PASSWORD 'stranger-pw';"
+        f" GRANT CREATE ON DATABASE {database} TO seed_stranger",
+        database,
+    )
+    result = seed(postgres_server, database, seed=7, login_user="seed_stranger", login_password="stranger-pw")
+    assert result.get("failed") is True, result
+    assert "log in as the role that seeded it" in result["msg"], result["msg"]
+    assert "CREATE on the database" not in result["msg"], result["msg"]
+
+
+def test_a_connection_lost_without_a_server_error_is_explained():
+    for error in (psycopg2.OperationalError("invalid socket"), psycopg2.InterfaceError("connection already closed")):
+        message = seed_load.explain("Loading shop.orders (200000 rows)", error)
+        assert message.startswith("Loading shop.orders (200000 rows) failed: the connection to the server was lost")
+        assert "an administrator terminated the session" in message and str(error) in message
