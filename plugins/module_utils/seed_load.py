@@ -38,6 +38,7 @@ until it is loaded.
 from __future__ import annotations
 
 import collections
+import contextlib
 import gc
 import multiprocessing
 import os
@@ -299,9 +300,16 @@ def _execute(task: tuple, connection: Callable[[], object], schema: str) -> tupl
         conn.commit()
         return "ok", result
     except Exception as exc:  # reported to the parent with the step that failed
-        if conn is not None and not conn.closed:
-            conn.rollback()
+        _rollback(conn)
         return "error", explain(step, exc)
+
+
+def _rollback(conn) -> None:
+    """End a failed task's transaction; a connection the failure broke has none left, and must not hide the
+    failure with an error of its own."""
+    if conn is not None and not conn.closed:
+        with contextlib.suppress(psycopg2.Error):
+            conn.rollback()
 
 
 def _run_task(task: tuple) -> tuple[str, object]:
@@ -519,13 +527,22 @@ class Workers:
         return self._local.conn
 
     def close(self) -> None:
+        """Stop everything; never raises a database error, which would replace the failure that led here."""
         self.pool.terminate()
         self.pool.join()
         for conn in self._connections:
-            conn.cancel()  # after a failure elsewhere, stop a long statement instead of waiting for it
+            _cancel(conn)  # after a failure elsewhere, stop a long statement instead of waiting for it
         self.threads.shutdown(cancel_futures=True)
         for conn in self._connections:
             conn.close()
+
+
+def _cancel(conn) -> None:
+    """Cancel the statement a connection runs, if any. A connection whose backend was terminated is closed
+    already (cancel() would raise), or broken in a way only the cancel request finds out."""
+    if not conn.closed:
+        with contextlib.suppress(psycopg2.Error):
+            conn.cancel()
 
 
 def default_jobs() -> int:

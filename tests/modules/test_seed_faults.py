@@ -14,6 +14,7 @@ import time
 import psycopg2
 import pytest
 from ansible_collections.sre.platform.plugins.module_utils import seed_load, seed_schema
+from ansible_collections.sre.platform.plugins.module_utils.postgres import open_connection
 
 from tests.harness.ansible import module_outcome, run_module, start_module
 from tests.harness.seeding import EXPECTED_FOREIGN_KEYS, counts, foreign_keys, orphans
@@ -78,6 +79,37 @@ def assert_complete(server: PostgresServer, db: str, result: dict, rows: int) ->
     assert foreign_keys(server, db) == (EXPECTED_FOREIGN_KEYS, EXPECTED_FOREIGN_KEYS)
     assert set(orphans(server, db).values()) == {0}
     assert server.psql("SELECT status FROM shop.seed_run", db) == "complete"
+
+
+def test_a_terminated_index_build_is_reported_with_its_step(postgres_server, database):
+    seed(postgres_server, database)
+    postgres_server.psql(
+        "UPDATE shop.seed_run SET status = 'loading'; ALTER TABLE shop.orders DROP CONSTRAINT orders_pkey CASCADE",
+        database,
+    )
+    args = arguments(postgres_server, database)
+    blocker = open_connection(args)  # holds a lock the index build waits for, so it can be caught running
+    try:
+        with blocker.cursor() as cur:
+            cur.execute("LOCK TABLE shop.orders IN ROW EXCLUSIVE MODE")
+        proc = start_module("sre.platform.pg_seed", args, capture=True)
+        build = wait_for(
+            postgres_server,
+            database,
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND query LIKE 'CREATE UNIQUE INDEX \"orders_pkey\"%' AND wait_event_type = 'Lock'",
+        )
+        postgres_server.psql(f"SELECT pg_terminate_backend({int(build)})", database)
+    finally:
+        blocker.rollback()
+        blocker.close()
+
+    failed = module_outcome(proc, timeout=60)
+    assert failed.get("failed") is True, failed
+    assert failed["msg"].startswith("Creating index orders_pkey of shop.orders failed: "), failed["msg"]
+    assert "an administrator terminated the session" in failed["msg"], failed["msg"]
+    assert_nothing_left_behind(postgres_server, database)
+    assert_complete(postgres_server, database, seed(postgres_server, database), ROWS)
 
 
 def test_a_terminated_copy_says_the_session_was_terminated(postgres_server, database):
