@@ -44,6 +44,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -260,11 +261,11 @@ def pending_tables(conn, plan: Plan) -> dict[str, list[tuple[str, int, int, int]
 _worker: dict = {}
 
 
-def _init_worker(params: dict, schema: str, context: seed_data.SeedContext | None) -> None:
+def _init_worker(params: dict, schema: str, context: seed_data.SeedContext | None, started: int) -> None:
     # Rows are lists and strings that reference counting frees; the cycle collector would only walk the
     # millions of objects a chunk allocates (and the inherited context) looking for cycles there are none of.
     gc.disable()
-    _worker.update(params=params, schema=schema, context=context, conn=None)
+    _worker.update(params=params, schema=schema, context=context, conn=None, started=started)
 
 
 def _session(params: dict):
@@ -313,6 +314,8 @@ def _rollback(conn) -> None:
 
 
 def _run_task(task: tuple) -> tuple[str, object]:
+    # Tell the parent what this process works on: if it dies, the pool never reports the task (_ProcessWatch).
+    os.write(_worker["started"], f"{os.getpid()} {task[-1]}\n".encode())
     return _execute(task, _connection, _worker["schema"])
 
 
@@ -463,19 +466,88 @@ _PARENT_TASKS = frozenset({"index", "prepare", "constrain", "pools"})
 _OFFLINE_TASKS = frozenset({"pools"})
 
 
+# How long run() waits for a result before it looks at the worker processes again.
+_WATCH_SECONDS = 0.2
+
+
+def _exit_cause(code: int) -> str:
+    """How a process ended, from its multiprocessing exitcode (negative: the signal that killed it)."""
+    if code >= 0:
+        return f"exit status {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+    if -code == signal.SIGKILL:
+        return f"signal {-code}, {name}, which the kernel's out-of-memory killer sends: if memory ran out, lower jobs"
+    return f"signal {-code}, {name}"
+
+
+class _ProcessWatch:
+    """Notices a worker process that died. multiprocessing.Pool never reports the task of a worker that died (it
+    forks a replacement), so waiting for that task's result would wait forever, holding the run's lock.
+
+    Each worker writes ``<pid> <step>`` to a pipe as it starts a task: one write of less than PIPE_BUF bytes is
+    atomic and takes no lock, so a worker killed at any moment cannot leave one held for the others.
+    """
+
+    def __init__(self) -> None:
+        self.reader, self.writer = os.pipe()
+        os.set_blocking(self.reader, False)
+        self.processes: list = []
+        self._started: dict[int, str] = {}
+        self._unread = b""
+
+    def check(self, running: set[str]) -> None:
+        """Raise SeedError naming the process that died and the step it ran, if one of ``running``."""
+        started = self._read_started()
+        for process in self.processes:
+            code = process.exitcode
+            if code is not None:
+                step = started.get(process.pid)
+                if step in running:  # its table loads in one transaction: the server rolls all of it back
+                    doing, after = f" {step[0].lower()}{step[1:]}", "the table it was loading is rolled back, and "
+                else:
+                    doing, after = " (between tasks)", ""
+                raise SeedError(
+                    f"worker pid {process.pid}{doing} died ({_exit_cause(code)}): the run stopped; {after}"
+                    "a re-run resumes"
+                )
+
+    def _read_started(self) -> dict[int, str]:
+        with contextlib.suppress(BlockingIOError):
+            while chunk := os.read(self.reader, 65536):
+                self._unread += chunk
+        *lines, self._unread = self._unread.split(b"\n")
+        for line in lines:
+            pid, step = line.decode().split(" ", 1)
+            self._started[int(pid)] = step
+        return self._started
+
+    def close(self) -> None:
+        os.close(self.reader)
+        os.close(self.writer)
+
+
 class Workers:
     """``jobs`` forked processes that load chunks and ``jobs`` threads that run the parent's tasks, each with its
-    own connection; ``run`` raises SeedError on the first failure."""
+    own connection; ``run`` raises SeedError on the first failure, or as soon as a worker process dies."""
 
     def __init__(self, params: dict, schema: str, jobs: int, context: seed_data.SeedContext | None = None) -> None:
         self.jobs = jobs
         self.params = params
         self.schema = schema
-        self.pool = multiprocessing.get_context("fork").Pool(jobs, _init_worker, (params, schema, context))
+        self._watch = _ProcessWatch()
+        before = set(multiprocessing.active_children())
+        self.pool = multiprocessing.get_context("fork").Pool(
+            jobs, _init_worker, (params, schema, context, self._watch.writer)
+        )
+        self._watch.processes = [process for process in multiprocessing.active_children() if process not in before]
         self.threads = ThreadPoolExecutor(jobs)
         self._local = threading.local()
         self._connections: list = []
         self._finished: queue.SimpleQueue = queue.SimpleQueue()
+        self._in_processes: set[str] = set()  # steps of the tasks handed to the worker processes, not finished
 
     def run(self, tasks: Iterable[tuple], on_result: Callable[[tuple, object], list[tuple]] = lambda *_: []) -> None:
         """Run ``tasks`` in order, ``jobs`` of each kind at a time; the tasks ``on_result`` returns run first.
@@ -487,11 +559,21 @@ class Workers:
         running = collections.Counter()
         while waiting or sum(running.values()):
             waiting = self._start(waiting, running)
-            task, (status, value) = self._finished.get()
+            task, (status, value) = self._next_finished()
             running[task[0] in _PARENT_TASKS] -= 1
+            self._in_processes.discard(task[-1])
             if status == "error":
                 raise SeedError(value)
             waiting.extendleft(reversed(on_result(task, value)))
+
+    def _next_finished(self) -> tuple[tuple, tuple[str, object]]:
+        """The next task that finished and its result; SeedError as soon as a worker process has died."""
+        while True:
+            self._watch.check(self._in_processes)
+            try:
+                return self._finished.get(timeout=_WATCH_SECONDS)
+            except queue.Empty:
+                continue
 
     def _start(self, waiting: collections.deque, running: collections.Counter) -> collections.deque:
         """Start every waiting task whose kind of worker is free, in order; return the others."""
@@ -518,6 +600,7 @@ class Workers:
                 lambda done: failed(done.exception()) if done.exception() else finished(done.result())
             )
         else:
+            self._in_processes.add(task[-1])
             self.pool.apply_async(_run_task, (task,), callback=finished, error_callback=failed)
 
     def _thread_connection(self):
@@ -535,6 +618,7 @@ class Workers:
         self.threads.shutdown(cancel_futures=True)
         for conn in self._connections:
             conn.close()
+        self._watch.close()
 
 
 def _cancel(conn) -> None:

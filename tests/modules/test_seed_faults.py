@@ -8,7 +8,9 @@ at once with a message naming what broke, leaves nothing behind, and that the ne
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import signal
 import time
 
 import psycopg2
@@ -17,7 +19,7 @@ from ansible_collections.sre.platform.plugins.module_utils import seed_load, see
 from ansible_collections.sre.platform.plugins.module_utils.postgres import open_connection
 
 from tests.harness.ansible import module_outcome, run_module, start_module
-from tests.harness.seeding import EXPECTED_FOREIGN_KEYS, counts, foreign_keys, orphans
+from tests.harness.seeding import EXPECTED_FOREIGN_KEYS, client_pids, counts, foreign_keys, orphans, pool_workers
 from tests.harness.servers import PostgresServer
 
 ROWS = 20_000
@@ -79,6 +81,25 @@ def assert_complete(server: PostgresServer, db: str, result: dict, rows: int) ->
     assert foreign_keys(server, db) == (EXPECTED_FOREIGN_KEYS, EXPECTED_FOREIGN_KEYS)
     assert set(orphans(server, db).values()) == {0}
     assert server.psql("SELECT status FROM shop.seed_run", db) == "complete"
+
+
+def test_a_worker_killed_while_loading_fails_the_run_at_once_and_a_rerun_resumes(postgres_server, database):
+    args = arguments(postgres_server, database, rows=LONG_ROWS, seed=40)
+    proc = start_module("sre.platform.pg_seed", args, capture=True)
+    _, client_port, query = wait_for(postgres_server, database, ACTIVE_COPY).split("|", 2)
+    table = re.search(r'COPY "shop"\."(\w+)"', query).group(1)
+    (victim,) = client_pids(pool_workers(proc), int(client_port))
+    os.kill(victim, signal.SIGKILL)  # what the OOM killer does
+
+    failed = module_outcome(proc, timeout=60)
+    assert failed.get("failed") is True, failed
+    assert f"worker pid {victim} loading shop.{table} (" in failed["msg"], failed["msg"]
+    assert "died (signal 9, SIGKILL" in failed["msg"] and "a re-run resumes" in failed["msg"], failed["msg"]
+    assert_nothing_left_behind(postgres_server, database)
+
+    resumed = run_module("sre.platform.pg_seed", args)
+    assert resumed.get("operation") == "resume", resumed
+    assert_complete(postgres_server, database, resumed, LONG_ROWS)
 
 
 def test_a_terminated_index_build_is_reported_with_its_step(postgres_server, database):
