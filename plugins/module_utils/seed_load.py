@@ -33,6 +33,13 @@ transaction that waits for a lock holds at most one table, and waits only for
 a table it references (see _constrain_table); the references form no cycle. A
 loading transaction locks only its own table, which no other task touches
 until it is loaded.
+
+One run at a time works on a schema. The run's own connection holds an
+advisory lock for the whole run and every other session of the run holds a
+second one, shared (see ``lock``): a run whose own connection ended while its
+workers still load keeps other runs out until they stop, and they stop before
+their next task (``_check_lock``). A worker process that dies fails the run at
+once (``_ProcessWatch``); the cleanup closes every session, releasing the locks.
 """
 
 from __future__ import annotations
@@ -203,11 +210,93 @@ def _checksum(cur, schema: str, table_name: str) -> str:
     return cur.fetchone()[0]
 
 
-def lock(conn, schema: str) -> bool:
-    """Session advisory lock so two runs never load the same schema at once."""
+# Advisory locks of a schema, keyed (hashtext(name), hashtext(schema)). A run's own connection holds the run
+# lock exclusively from its start to its end; each of its other sessions (workers, threads) holds the sessions
+# lock shared. A run whose own connection ended (terminated, timed out) while its other sessions still work
+# therefore still keeps other runs out, and those sessions find out before their next task (_check_lock).
+_RUN_LOCK = "sre.platform.pg_seed"
+_SESSIONS_LOCK = "sre.platform.pg_seed sessions"
+# PostgreSQL 14 added idle_session_timeout.
+_IDLE_SESSION_TIMEOUT_VERSION = 140000
+
+
+class LockLost(SeedError):
+    """The run's own connection, which held its lock, has ended: another run may take the schema over."""
+
+
+def _outlive_idle_timeouts(conn) -> None:
+    """A run's sessions wait idle while others work (its own connection for the whole load): a server or database
+    that ends idle sessions must not end them. Session settings, so the caller commits."""
     with conn.cursor() as cur:
-        cur.execute("SELECT pg_try_advisory_lock(hashtext('sre.platform.pg_seed'), hashtext(%s))", (schema,))
-        return cur.fetchone()[0]
+        cur.execute("SET idle_in_transaction_session_timeout TO 0")
+        if conn.server_version >= _IDLE_SESSION_TIMEOUT_VERSION:
+            cur.execute("SET idle_session_timeout TO 0")
+
+
+def _try_lock(cur, name: str, schema: str) -> bool:
+    cur.execute("SELECT pg_try_advisory_lock(hashtext(%s), hashtext(%s))", (name, schema))
+    return cur.fetchone()[0]
+
+
+def _unlock(cur, name: str, schema: str) -> None:
+    cur.execute("SELECT pg_advisory_unlock(hashtext(%s), hashtext(%s))", (name, schema))
+
+
+def lock(conn, schema: str) -> bool:
+    """Take the schema's run lock for this connection's session, unless another run holds it or still works.
+
+    Another run still works while any of its sessions holds the sessions lock, even after its own connection
+    (and with it the run lock) is gone. Checking for that exclusively, just after taking the run lock, is atomic
+    against a session of that run joining (``_join_run``): either it joined first and this run is refused, or it
+    joins after and finds the run lock is no longer its run's.
+    """
+    _outlive_idle_timeouts(conn)
+    with conn.cursor() as cur:
+        taken = _try_lock(cur, _RUN_LOCK, schema)
+        if taken and not _try_lock(cur, _SESSIONS_LOCK, schema):
+            _unlock(cur, _RUN_LOCK, schema)
+            taken = False
+        elif taken:
+            _unlock(cur, _SESSIONS_LOCK, schema)
+    conn.commit()
+    return taken
+
+
+def lock_holders(conn, schema: str) -> list[int]:
+    """The server processes of the runs that hold the schema's locks, for a message."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND classid IN (hashtext(%s)::oid, hashtext(%s)::oid) AND objid = hashtext(%s)::oid ORDER BY pid",
+            (_RUN_LOCK, _SESSIONS_LOCK, schema),
+        )
+        holders = [row[0] for row in cur.fetchall()]
+    conn.rollback()
+    return holders
+
+
+def _join_run(conn, schema: str) -> None:
+    """Take the sessions lock shared: while this session lives, no other run starts on the schema (see lock)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock_shared(hashtext(%s), hashtext(%s))", (_SESSIONS_LOCK, schema))
+
+
+def _check_lock(conn, schema: str, owner: int) -> None:
+    """Raise LockLost unless the run's own connection (server process ``owner``) still holds the run lock."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = %s"
+            " AND mode = 'ExclusiveLock' AND classid = hashtext(%s)::oid AND objid = hashtext(%s)::oid"
+            " AND objsubid = 2)",
+            (owner, _RUN_LOCK, schema),
+        )
+        if not cur.fetchone()[0]:
+            raise LockLost(
+                f"this run lost its lock on schema {schema}: the session that held it (server process {owner}) "
+                "has ended (terminated, timed out or disconnected), so the run stopped for another one to take "
+                "over; a re-run resumes"
+            )
 
 
 def drop_schema(conn, schema: str) -> None:
@@ -261,16 +350,18 @@ def pending_tables(conn, plan: Plan) -> dict[str, list[tuple[str, int, int, int]
 _worker: dict = {}
 
 
-def _init_worker(params: dict, schema: str, context: seed_data.SeedContext | None, started: int) -> None:
+def _init_worker(params: dict, schema: str, owner: int, context: seed_data.SeedContext | None, started: int) -> None:
     # Rows are lists and strings that reference counting frees; the cycle collector would only walk the
     # millions of objects a chunk allocates (and the inherited context) looking for cycles there are none of.
     gc.disable()
-    _worker.update(params=params, schema=schema, context=context, conn=None, started=started)
+    _worker.update(params=params, schema=schema, owner=owner, context=context, conn=None, started=started)
 
 
-def _session(params: dict):
-    """A connection for the seeding work, with settings for this session only."""
+def _session(params: dict, schema: str):
+    """A connection for the seeding work of a run on ``schema``, with settings for this session only."""
     conn = open_connection(params)
+    _outlive_idle_timeouts(conn)
+    _join_run(conn, schema)
     with conn.cursor() as cur:
         # A lost commit loses its chunk record with it, so the next run reloads it: safe to relax.
         cur.execute("SET synchronous_commit TO off")
@@ -285,21 +376,27 @@ def _session(params: dict):
 
 def _connection():
     if _worker["conn"] is None:
-        _worker["conn"] = _session(_worker["params"])
+        _worker["conn"] = _session(_worker["params"], _worker["schema"])
     return _worker["conn"]
 
 
-def _execute(task: tuple, connection: Callable[[], object], schema: str) -> tuple[str, object]:
-    """Run one task; return ("ok", result) or ("error", message) (exceptions may not pickle)."""
+def _execute(task: tuple, connection: Callable[[], object], schema: str, owner: int) -> tuple[str, object]:
+    """Run one task of the run whose own connection is server process ``owner``; return ("ok", result) or
+    ("error", message) (exceptions may not pickle)."""
     function, args, step = _TASKS[task[0]], task[1:-1], task[-1]
     conn = None
     try:
         if task[0] in _OFFLINE_TASKS:
             return "ok", function(*args)
         conn = connection()
+        # Writes nothing for a run that lost its lock: the run stops at once instead of failing when it finishes.
+        _check_lock(conn, schema, owner)
         result = function(conn, schema, *args)
         conn.commit()
         return "ok", result
+    except LockLost as exc:
+        _rollback(conn)
+        return "error", f"Stopped before {step[0].lower()}{step[1:]}: {exc}"
     except Exception as exc:  # reported to the parent with the step that failed
         _rollback(conn)
         return "error", explain(step, exc)
@@ -316,7 +413,7 @@ def _rollback(conn) -> None:
 def _run_task(task: tuple) -> tuple[str, object]:
     # Tell the parent what this process works on: if it dies, the pool never reports the task (_ProcessWatch).
     os.write(_worker["started"], f"{os.getpid()} {task[-1]}\n".encode())
-    return _execute(task, _connection, _worker["schema"])
+    return _execute(task, _connection, _worker["schema"], _worker["owner"])
 
 
 class _CopySource:
@@ -533,14 +630,17 @@ class Workers:
     """``jobs`` forked processes that load chunks and ``jobs`` threads that run the parent's tasks, each with its
     own connection; ``run`` raises SeedError on the first failure, or as soon as a worker process dies."""
 
-    def __init__(self, params: dict, schema: str, jobs: int, context: seed_data.SeedContext | None = None) -> None:
+    def __init__(
+        self, params: dict, schema: str, jobs: int, owner: int, context: seed_data.SeedContext | None = None
+    ) -> None:
         self.jobs = jobs
         self.params = params
         self.schema = schema
+        self.owner = owner  # the server process of the run's own connection, which holds its lock
         self._watch = _ProcessWatch()
         before = set(multiprocessing.active_children())
         self.pool = multiprocessing.get_context("fork").Pool(
-            jobs, _init_worker, (params, schema, context, self._watch.writer)
+            jobs, _init_worker, (params, schema, owner, context, self._watch.writer)
         )
         self._watch.processes = [process for process in multiprocessing.active_children() if process not in before]
         self.threads = ThreadPoolExecutor(jobs)
@@ -595,7 +695,7 @@ class Workers:
             finished(("error", explain(task[-1], exc)))
 
         if in_parent:
-            future = self.threads.submit(_execute, task, self._thread_connection, self.schema)
+            future = self.threads.submit(_execute, task, self._thread_connection, self.schema, self.owner)
             future.add_done_callback(
                 lambda done: failed(done.exception()) if done.exception() else finished(done.result())
             )
@@ -605,7 +705,7 @@ class Workers:
 
     def _thread_connection(self):
         if getattr(self._local, "conn", None) is None:
-            self._local.conn = _session(self.params)
+            self._local.conn = _session(self.params, self.schema)
             self._connections.append(self._local.conn)
         return self._local.conn
 
@@ -799,7 +899,7 @@ def seed(conn, params: dict, plan: Plan, jobs: int, fresh: bool, log: Callable[[
     pending = pending_tables(conn, plan)
     if pending and context is None:
         context = seed_data.SeedContext(plan.seed, plan.counts)
-    workers = Workers(params, plan.schema, jobs, context)
+    workers = Workers(params, plan.schema, jobs, conn.info.backend_pid, context)
     try:
         rows_loaded = build(workers, plan, pending, log)
     finally:

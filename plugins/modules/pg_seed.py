@@ -82,6 +82,12 @@ notes:
   - Time grows with O(rows) (about 17 s for 10 million on two cores), and so does the database (1.2 GB for 10
     million). A worker's memory hardly does (about 230 MB at 10 and at 30 million rows).
   - The login role needs C(CREATE) on the database.
+  - One run at a time works on a schema. A run holds an advisory lock on it from its own connection and another,
+    shared, from each of its worker sessions, so a second run is refused, naming the server processes, while any
+    session of the first still works, even after the first one's own connection ended. A run whose own
+    connection ends (terminated, timed out) stops before its next step, and a run whose worker process dies (the
+    OOM killer) fails at once; either way a re-run resumes. The run's sessions turn off C(idle_session_timeout)
+    and C(idle_in_transaction_session_timeout) for themselves.
 seealso:
   - name: PostgreSQL COPY
     description: How the rows are loaded.
@@ -311,6 +317,12 @@ def apply(module: AnsibleModule, conn, plan, action: str, progress: list[str]) -
     return {**outcome, **summary(outcome.pop("tables")), "jobs": jobs}
 
 
+def refuse_concurrent_run(module: AnsibleModule, conn, schema: str) -> None:
+    holders = seed_load.lock_holders(conn, schema)
+    processes = f" (server processes {', '.join(map(str, holders))})" if holders else ""
+    module.fail_json(msg=f"another sre.platform.pg_seed run is working on schema {schema}{processes}; try again later")
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     ensure_psycopg2(module)
@@ -331,9 +343,7 @@ def main() -> None:
     }
     try:
         if not seed_load.lock(conn, plan.schema):
-            module.fail_json(
-                msg=f"another sre.platform.pg_seed run is working on schema {plan.schema}; try again later"
-            )
+            refuse_concurrent_run(module, conn, plan.schema)
         state = seed_load.read_state(conn, plan.schema)
         action, reason = decide(module, conn, state, plan)
         result.update(operation=action, reason=reason, changed=action != "none", **summary(manifest_tables(state)))

@@ -102,6 +102,33 @@ def test_a_worker_killed_while_loading_fails_the_run_at_once_and_a_rerun_resumes
     assert_complete(postgres_server, database, resumed, LONG_ROWS)
 
 
+def test_a_run_keeps_its_sessions_where_the_database_ends_idle_ones(postgres_server, database):
+    # The run's lock is held by a session that idles while the workers load: it must not be timed out.
+    for setting in ("idle_session_timeout", "idle_in_transaction_session_timeout"):
+        postgres_server.psql(f"ALTER DATABASE {database} SET {setting} = '100ms'")
+    result = seed(postgres_server, database, rows=200_000)
+    assert_complete(postgres_server, database, result, 200_000)
+
+
+def test_a_run_that_loses_its_lock_stops_and_no_other_run_starts_while_it_works(postgres_server, database):
+    args = arguments(postgres_server, database, rows=LONG_ROWS, seed=60, jobs=1)
+    proc = start_module("sre.platform.pg_seed", args, capture=True)
+    wait_for(postgres_server, database, ACTIVE_COPY)
+    assert postgres_server.psql(TERMINATE_LOCK_HOLDER, database) == "t"
+    # A second run at once: the first one still works through its other sessions, so it must be refused.
+    second = open_connection(args)
+    try:
+        assert seed_load.lock(second, "shop") is False, "a second run took the schema while the first one loaded"
+    finally:
+        second.close()
+
+    first = module_outcome(proc, timeout=60)
+    assert first.get("failed") is True, first
+    assert "lost its lock on schema shop" in first["msg"] and "a re-run resumes" in first["msg"], first["msg"]
+    assert_nothing_left_behind(postgres_server, database)
+    assert_complete(postgres_server, database, seed(postgres_server, database, rows=LONG_ROWS, seed=61), LONG_ROWS)
+
+
 def test_a_terminated_index_build_is_reported_with_its_step(postgres_server, database):
     seed(postgres_server, database)
     postgres_server.psql(
