@@ -16,7 +16,8 @@ moment is completed by the next one:
    are built in parallel, its keys adopt them and it is analyzed; as soon as
    it and the tables it references have their keys, its foreign keys are added
    NOT VALID and validated. These tasks run while later tables still load; each
-   first looks in the catalog and skips what exists;
+   first looks in the catalog and skips what exists. A resumed run first drops
+   any key left on a table it reloads (``clear_keys``);
 3. ``finish``: the counts and checksums of ``seed_chunks`` go into
    ``seed_manifest`` and the run is marked ``complete``.
 
@@ -342,6 +343,35 @@ def pending_tables(conn, plan: Plan) -> dict[str, list[tuple[str, int, int, int]
     for chunk in seed_schema.chunks(plan.counts):
         tables[chunk[0]].append(chunk)
     return {name: chunks for name, chunks in tables.items() if any((name, chunk[1]) not in done for chunk in chunks)}
+
+
+def clear_keys(conn, schema: str, tables: Iterable[str]) -> None:
+    """Drop the keys and indexes of ``tables``, about to be reloaded, and the foreign keys that reference them.
+
+    A table loads bare: TRUNCATE refuses a table that a foreign key references, and COPY would check a key
+    against parents not loaded yet. A run that stopped leaves none on a table it had not loaded, but runs that
+    overlapped before their sessions shared a lock did. The build adds every key back (it skips what exists).
+    """
+    names = list(tables)
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT t.relname, c.conname FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid"
+            " LEFT JOIN pg_class p ON p.oid = c.confrelid"
+            " WHERE t.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = %s) AND c.contype IN ('f', 'p', 'u')"
+            " AND (t.relname = ANY(%s) OR p.relname = ANY(%s))"
+            " ORDER BY c.contype <> 'f'",  # foreign keys first: a key they reference cannot go before them
+            (schema, names, names),
+        )
+        for table, constraint in cur.fetchall():
+            cur.execute(
+                sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                    qualified(schema, table), sql.Identifier(constraint)
+                )
+            )
+        cur.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = ANY(%s)", (schema, names))
+        for (index,) in cur.fetchall():
+            cur.execute(sql.SQL("DROP INDEX {}").format(qualified(schema, index)))
+    conn.commit()
 
 
 # Worker processes -------------------------------------------------------------------
@@ -897,6 +927,8 @@ def seed(conn, params: dict, plan: Plan, jobs: int, fresh: bool, log: Callable[[
             context = building.result()
         log(f"created schema {plan.schema} with {len(seed_schema.TABLES)} tables")
     pending = pending_tables(conn, plan)
+    if pending and not fresh:
+        clear_keys(conn, plan.schema, pending)
     if pending and context is None:
         context = seed_data.SeedContext(plan.seed, plan.counts)
     workers = Workers(params, plan.schema, jobs, conn.info.backend_pid, context)

@@ -19,7 +19,8 @@ description:
     A second run with the same parameters only reads the manifest and counts rows, and reports no
     change; different parameters rebuild the schema; an interrupted run (killed at any moment) is
     completed by the next one, with exact counts and no duplicates (or rebuilt when its tables no
-    longer hold exactly the rows of its recorded chunks).
+    longer hold exactly the rows of its recorded chunks). Keys found on a table it still has to load
+    are dropped first and built again after the load.
   - Each table is loaded in one transaction that empties it and COPYs its rows with C(FREEZE), so they are
     stored frozen and all-visible. The index builds and checks that follow, and autovacuum later, never revisit
     them; index-only scans work at once. Like any COPY FREEZE, a session whose snapshot is older than the load

@@ -129,6 +129,24 @@ def test_a_run_that_loses_its_lock_stops_and_no_other_run_starts_while_it_works(
     assert_complete(postgres_server, database, seed(postgres_server, database, rows=LONG_ROWS, seed=61), LONG_ROWS)
 
 
+def test_a_resume_reloads_tables_that_foreign_keys_were_left_on(postgres_server, database):
+    first = seed(postgres_server, database, seed=61)
+    # What two runs overlapping on one schema used to leave: keys (one NOT VALID) on empty tables, no chunks.
+    # Table names come from the schema definition, not from input.
+    postgres_server.psql("TRUNCATE {}".format(", ".join(f"shop.{name}" for name in seed_schema.TABLE_NAMES)), database)
+    postgres_server.psql(
+        "UPDATE shop.seed_run SET status = 'loading'; DELETE FROM shop.seed_chunks;"
+        " ALTER TABLE shop.orders DROP CONSTRAINT orders_customer_id_fkey;"
+        " ALTER TABLE shop.orders ADD CONSTRAINT orders_customer_id_fkey FOREIGN KEY (customer_id)"
+        " REFERENCES shop.customers (id) NOT VALID",
+        database,
+    )
+    resumed = seed(postgres_server, database, seed=61)
+    assert resumed.get("operation") == "resume", resumed
+    assert resumed["tables"] == first["tables"]
+    assert_complete(postgres_server, database, resumed, ROWS)
+
+
 def test_a_terminated_index_build_is_reported_with_its_step(postgres_server, database):
     seed(postgres_server, database)
     postgres_server.psql(
