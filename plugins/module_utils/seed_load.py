@@ -893,6 +893,9 @@ def chunk_counts(conn, schema: str) -> dict[str, int]:
     return {name: int(recorded.get(name, 0)) for name in seed_schema.TABLE_NAMES}
 
 
+_FINISH_STEP = "Recording the row counts and checksums in the manifest"
+
+
 def finish(conn, schema: str) -> dict[str, dict]:
     """Counts and checksums from the chunk records into the manifest; mark the run complete; return them."""
     names = {name: qualified(schema, name) for name in ("seed_run", "seed_manifest", "seed_chunks")}
@@ -936,7 +939,10 @@ def seed(conn, params: dict, plan: Plan, jobs: int, fresh: bool, log: Callable[[
         rows_loaded = build(workers, plan, pending, log)
     finally:
         workers.close()
-    tables = finish(conn, plan.schema)
+    try:
+        tables = finish(conn, plan.schema)
+    except Exception as exc:  # the step and what it means for the data, rather than a bare server message
+        raise SeedError(f"{explain(_FINISH_STEP, exc)}; the loaded data is kept and a re-run resumes") from exc
     log("recorded row counts and checksums; run complete")
     duration = time.monotonic() - started
     return {

@@ -192,6 +192,26 @@ def test_a_terminated_copy_says_the_session_was_terminated(postgres_server, data
     assert_nothing_left_behind(postgres_server, database)
 
 
+def test_a_failure_recording_the_manifest_names_that_step_and_a_rerun_resumes(postgres_server, database):
+    first = seed(postgres_server, database)
+    postgres_server.psql(
+        "UPDATE shop.seed_run SET status = 'loading';"
+        " ALTER TABLE shop.seed_manifest ADD CONSTRAINT refuse_checksums CHECK (checksum IS NULL) NOT VALID",
+        database,
+    )
+    failed = seed(postgres_server, database)
+    assert failed.get("failed") is True, failed
+    assert failed["msg"].startswith("Recording the row counts and checksums in the manifest failed: "), failed["msg"]
+    assert "refuse_checksums" in failed["msg"]
+    assert "the loaded data is kept and a re-run resumes" in failed["msg"], failed["msg"]
+
+    postgres_server.psql("ALTER TABLE shop.seed_manifest DROP CONSTRAINT refuse_checksums", database)
+    resumed = seed(postgres_server, database)
+    assert resumed.get("operation") == "resume", resumed
+    assert resumed["rows_loaded"] == 0 and resumed["tables"] == first["tables"]
+    assert_complete(postgres_server, database, resumed, ROWS)
+
+
 def test_a_schema_seeded_by_another_role_is_refused_naming_the_owner_it_needs(postgres_server, database):
     seed(postgres_server, database)
     postgres_server.psql(
