@@ -517,6 +517,28 @@ def _existing_indexes(cur, schema: str) -> set[str]:
     return {row[0] for row in cur.fetchall()}
 
 
+def missing_keys(conn, schema: str) -> list[str]:
+    """Each key, foreign key and index of the data tables that is missing or not validated, described."""
+    with conn.cursor() as cur:
+        constraints = _existing_constraints(cur, schema)
+        indexes = _existing_indexes(cur, schema)
+    conn.rollback()
+    drift = []
+    for table in seed_schema.TABLES:
+        where = f"of {schema}.{table.name}"
+        for index in seed_schema.indexes(schema, table):
+            if index.name not in indexes:
+                drift.append(f"index {index.name} {where} is missing")
+            elif index.constraint is not None and index.name not in constraints:
+                drift.append(f"key {index.name} {where} is missing")
+        for name, _ in seed_schema.foreign_key_statements(schema, table):
+            if name not in constraints:
+                drift.append(f"foreign key {name} {where} is missing")
+            elif not constraints[name]:
+                drift.append(f"foreign key {name} {where} is not validated")
+    return drift
+
+
 def _build_index(conn, schema: str, table_name: str, index_name: str) -> tuple[str, str]:
     """One index of a loaded table, unless it exists; the indexes of a table are built in parallel."""
     (index,) = [

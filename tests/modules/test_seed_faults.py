@@ -212,6 +212,36 @@ def test_a_failure_recording_the_manifest_names_that_step_and_a_rerun_resumes(po
     assert_complete(postgres_server, database, resumed, ROWS)
 
 
+def test_verify_reports_and_recreates_missing_keys_and_indexes(postgres_server, database):
+    first = seed(postgres_server, database)
+    postgres_server.psql(
+        "ALTER TABLE shop.order_items DROP CONSTRAINT order_items_order_id_fkey;"
+        " DROP INDEX shop.orders_customer_id_idx;"
+        " ALTER TABLE shop.payments DROP CONSTRAINT payments_order_id_fkey;"
+        " ALTER TABLE shop.payments ADD CONSTRAINT payments_order_id_fkey FOREIGN KEY (order_id)"
+        " REFERENCES shop.orders (id) NOT VALID",
+        database,
+    )
+    assert seed(postgres_server, database)["changed"] is False, "without verify only counts are compared"
+
+    planned = seed(postgres_server, database, check=True, verify=True)
+    assert planned["changed"] is True and planned["operation"] == "repair", planned
+    for drift in (
+        "foreign key order_items_order_id_fkey of shop.order_items is missing",
+        "index orders_customer_id_idx of shop.orders is missing",
+        "foreign key payments_order_id_fkey of shop.payments is not validated",
+    ):
+        assert drift in planned["reason"], planned["reason"]
+    assert foreign_keys(postgres_server, database) == (EXPECTED_FOREIGN_KEYS - 1, EXPECTED_FOREIGN_KEYS - 2)
+
+    repaired = seed(postgres_server, database, verify=True)
+    assert repaired["changed"] is True and repaired["operation"] == "repair", repaired
+    assert repaired["rows_loaded"] == 0 and repaired["tables"] == first["tables"]
+    assert_complete(postgres_server, database, repaired, ROWS)
+    assert postgres_server.psql("SELECT count(*) FROM pg_indexes WHERE indexname = 'orders_customer_id_idx'", database)
+    assert seed(postgres_server, database, verify=True)["changed"] is False
+
+
 def test_a_schema_seeded_by_another_role_is_refused_naming_the_owner_it_needs(postgres_server, database):
     seed(postgres_server, database)
     postgres_server.psql(
