@@ -129,9 +129,14 @@ class State:
     """What the database holds: the run row and the manifest (``None`` when there is no schema)."""
 
     schema_exists: bool
+    seeded: bool  # the schema has a seed_run table: sre.platform.pg_seed created it
     run: dict | None
     manifest: dict[str, dict]
     chunks_loaded: int
+    damage: str | None = None  # why the bookkeeping cannot be read (a table of it missing, no run recorded)
+
+
+_BOOKKEEPING = ("seed_run", "seed_manifest", "seed_chunks")
 
 
 def _fetch_dicts(cur) -> list[dict]:
@@ -144,13 +149,16 @@ def read_state(conn, schema: str) -> State:
     with conn.cursor() as cur:
         cur.execute(
             "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = %s),"
-            " EXISTS (SELECT FROM pg_tables WHERE schemaname = %s AND tablename = 'seed_run')",
-            (schema, schema),
+            " ARRAY(SELECT tablename::text FROM pg_tables WHERE schemaname = %s AND tablename = ANY(%s))",
+            (schema, schema, list(_BOOKKEEPING)),
         )
-        schema_exists, has_run = cur.fetchone()
-        if not has_run:
+        schema_exists, present = cur.fetchone()
+        missing = [name for name in _BOOKKEEPING if name not in present]
+        if missing:
             conn.rollback()
-            return State(schema_exists, None, {}, 0)
+            seeded = "seed_run" in present
+            damage = f"table {schema}.{missing[0]} is missing" if seeded else None
+            return State(schema_exists, seeded, None, {}, 0, damage)
         cur.execute(
             sql.SQL("SELECT schema_version, seed, target_rows, status FROM {}").format(qualified(schema, "seed_run"))
         )
@@ -164,7 +172,9 @@ def read_state(conn, schema: str) -> State:
         cur.execute(sql.SQL("SELECT count(*) FROM {}").format(qualified(schema, "seed_chunks")))
         chunks_loaded = cur.fetchone()[0]
     conn.rollback()
-    return State(True, runs[0] if runs else None, manifest, chunks_loaded)
+    if not runs:
+        return State(True, True, None, manifest, chunks_loaded, f"table {schema}.seed_run holds no run")
+    return State(True, True, runs[0], manifest, chunks_loaded)
 
 
 def same_parameters(state: State, plan: Plan) -> bool:

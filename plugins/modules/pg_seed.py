@@ -58,13 +58,15 @@ options:
   schema:
     description:
       - Schema that holds the tables. It is dropped and recreated when the parameters change, so it must
-        be used by nothing else; an existing schema that O(state=present) did not create is refused.
+        be used by nothing else. An existing schema without a C(seed_run) table (one this module did not create)
+        is refused; one whose bookkeeping tables are damaged (a table of them dropped, no run recorded) is rebuilt.
       - A lower-case identifier (V([a-z_][a-z0-9_]*)) of at most 63 characters, PostgreSQL's limit.
     type: str
     default: shop
   state:
     description:
-      - V(present) loads (or keeps) the data; V(absent) drops the schema.
+      - V(present) loads (or keeps) the data; V(absent) drops the schema, whatever its bookkeeping tables hold
+        as long as it has a C(seed_run) table.
     type: str
     choices: [present, absent]
     default: present
@@ -261,8 +263,10 @@ def _checksum_mismatch(conn, state, schema: str) -> str | None:
 
 def decide_present(conn, state, plan, verify: bool) -> tuple[str, str]:
     """(operation, reason) for state=present, from what the database holds."""
-    if state.run is None:
+    if not state.schema_exists:
         return "create", f"schema {plan.schema} holds no seeded data"
+    if state.damage:  # the schema is pg_seed's (it has a seed_run table): safe to replace
+        return "rebuild", f"the bookkeeping of schema {plan.schema} is damaged: {state.damage}"
     run = state.run
     if not seed_load.same_parameters(state, plan):
         return "rebuild", (
@@ -295,10 +299,11 @@ def _listing(items: list[str], shown: int = 5) -> str:
 
 
 def decide(module: AnsibleModule, conn, state, plan) -> tuple[str, str]:
-    if state.schema_exists and state.run is None:
+    # Whatever its bookkeeping holds, a schema with a seed_run table is pg_seed's own: it may drop or rebuild it.
+    if state.schema_exists and not state.seeded:
         module.fail_json(
             msg=f"schema {plan.schema} exists but was not created by sre.platform.pg_seed (it has no seed_run table); "
-            "refusing to drop it: choose another schema or drop it yourself"
+            "refusing to replace or drop it: choose another schema or drop it yourself"
         )
     if module.params["state"] == "absent":
         return ("drop", f"schema {plan.schema} exists") if state.schema_exists else ("none", "schema is absent")

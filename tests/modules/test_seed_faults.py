@@ -242,6 +242,25 @@ def test_verify_reports_and_recreates_missing_keys_and_indexes(postgres_server, 
     assert seed(postgres_server, database, verify=True)["changed"] is False
 
 
+def test_damaged_bookkeeping_is_rebuilt_and_never_blocks_absent(postgres_server, database):
+    seed(postgres_server, database)
+    postgres_server.psql("DELETE FROM shop.seed_run", database)
+    planned = seed(postgres_server, database, check=True)
+    assert planned["operation"] == "rebuild" and "table shop.seed_run holds no run" in planned["reason"], planned
+    assert seed(postgres_server, database, state="absent", check=True)["operation"] == "drop"
+    rebuilt = seed(postgres_server, database)
+    assert rebuilt["operation"] == "rebuild", rebuilt
+    assert_complete(postgres_server, database, rebuilt, ROWS)
+
+    postgres_server.psql("DROP TABLE shop.seed_chunks", database)
+    planned = seed(postgres_server, database, check=True)
+    assert planned["operation"] == "rebuild" and "table shop.seed_chunks is missing" in planned["reason"], planned
+    dropped = seed(postgres_server, database, state="absent")
+    assert dropped.get("failed") is not True, dropped.get("msg")
+    assert dropped["changed"] is True and dropped["operation"] == "drop"
+    assert postgres_server.psql("SELECT count(*) FROM pg_namespace WHERE nspname = 'shop'", database) == "0"
+
+
 def test_a_schema_seeded_by_another_role_is_refused_naming_the_owner_it_needs(postgres_server, database):
     seed(postgres_server, database)
     postgres_server.psql(
