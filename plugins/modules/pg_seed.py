@@ -248,8 +248,13 @@ def _describe(seed: int, rows: int) -> str:
 def _count_mismatch(conn, expected: dict[str, int | None], schema: str, source: str) -> str | None:
     """A reason when a table is missing or its row count differs from ``expected`` (what ``source`` says)."""
     for name, rows in seed_load.live_counts(conn, schema).items():
-        if rows != expected.get(name):
-            return f"table {schema}.{name} has {rows} rows, {source} {expected.get(name)}"
+        wanted = expected.get(name)
+        if wanted is None:
+            return f"the manifest records no row count for table {schema}.{name}"
+        if rows is None:
+            return f"table {schema}.{name} is missing; {source} {wanted} rows"
+        if rows != wanted:
+            return f"table {schema}.{name} has {rows} rows, {source} {wanted}"
     return None
 
 

@@ -261,6 +261,19 @@ def test_damaged_bookkeeping_is_rebuilt_and_never_blocks_absent(postgres_server,
     assert postgres_server.psql("SELECT count(*) FROM pg_namespace WHERE nspname = 'shop'", database) == "0"
 
 
+def test_a_dropped_table_is_named_as_missing(postgres_server, database):
+    seed(postgres_server, database)
+    postgres_server.psql("DROP TABLE shop.reviews", database)
+    planned = seed(postgres_server, database, check=True)
+    assert planned["operation"] == "rebuild", planned
+    rows = seed_schema.row_counts(ROWS)["reviews"]
+    assert planned["reason"] == f"table shop.reviews is missing; the manifest recorded {rows} rows", planned["reason"]
+
+    postgres_server.psql("UPDATE shop.seed_run SET status = 'loading'", database)
+    planned = seed(postgres_server, database, check=True)
+    assert "table shop.reviews is missing; its loaded chunks hold" in planned["reason"], planned["reason"]
+
+
 def test_a_schema_seeded_by_another_role_is_refused_naming_the_owner_it_needs(postgres_server, database):
     seed(postgres_server, database)
     postgres_server.psql(
