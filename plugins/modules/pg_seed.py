@@ -60,7 +60,8 @@ options:
       - Schema that holds the tables. It is dropped and recreated when the parameters change, so it must
         be used by nothing else. An existing schema without a C(seed_run) table (one this module did not create)
         is refused; one whose bookkeeping tables are damaged (a table of them dropped, no run recorded) is rebuilt.
-      - A lower-case identifier (V([a-z_][a-z0-9_]*)) of at most 63 characters, PostgreSQL's limit.
+      - A lower-case identifier (V([a-z_][a-z0-9_]*)) of at most 63 characters, PostgreSQL's limit, that does
+        not start with V(pg_) (PostgreSQL reserves the prefix for system schemas).
     type: str
     default: shop
   state:
@@ -237,6 +238,11 @@ def check_parameters(module: AnsibleModule) -> None:
     if not is_plain_identifier(params["schema"]):
         module.fail_json(
             msg=f"schema must be a lower-case identifier of at most 63 characters ([a-z_][a-z0-9_]*), "
+            f"got {params['schema']!r}"
+        )
+    if params["schema"].startswith("pg_"):
+        module.fail_json(
+            msg=f"schema must not start with pg_ (PostgreSQL reserves the prefix for system schemas), "
             f"got {params['schema']!r}"
         )
 

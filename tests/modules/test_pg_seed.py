@@ -353,6 +353,7 @@ def test_bad_password_fails_clearly_without_showing_the_password(postgres_server
         ({"jobs": -1}, "jobs must be 0 (one per CPU) or more"),
         ({"schema": "s" * 64}, "schema must be a lower-case identifier of at most 63 characters"),
         ({"schema": "shop\n"}, "schema must be a lower-case identifier"),
+        ({"schema": "pg_seedtest"}, "schema must not start with pg_"),
     ],
 )
 def test_bad_parameters_fail_before_connecting(args, message):

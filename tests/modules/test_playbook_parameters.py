@@ -22,6 +22,7 @@ SEED = [
     ("seed_schema", "Shop"),
     ("seed_schema", "s" * 64),
     ("seed_schema", 5),
+    ("seed_schema", "pg_shop"),  # PostgreSQL reserves the prefix
     ("seed_state", "dropped"),
     ("seed_verify", "maybe"),
 ]
