@@ -305,8 +305,8 @@ def _check_lock(conn, schema: str, owner: int) -> None:
         if not cur.fetchone()[0]:
             raise LockLost(
                 f"this run lost its lock on schema {schema}: the session that held it (server process {owner}) "
-                "has ended (terminated, timed out or disconnected), so the run stopped for another one to take "
-                "over; a re-run resumes"
+                "has ended (terminated, timed out or disconnected), and another run may now take the schema over, "
+                "so this one stopped; a re-run resumes"
             )
 
 

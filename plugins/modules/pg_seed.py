@@ -88,7 +88,7 @@ notes:
   - Progress is written to the module log (syslog or journal) and returned in RV(progress).
   - Time grows with O(rows) (about 17 s for 10 million on two cores), and so does the database (1.2 GB for 10
     million). A worker's memory hardly does (about 230 MB at 10 and at 30 million rows).
-  - The login role needs C(CREATE) on the database.
+  - The login role needs C(CREATE) on the database and, once the schema exists, to be the role that seeded it.
   - One run at a time works on a schema. A run holds an advisory lock on it from its own connection and another,
     shared, from each of its worker sessions, so a second run is refused, naming the server processes, while any
     session of the first still works, even after the first one's own connection ended. A run whose own
