@@ -8,6 +8,7 @@ at once with a message naming what broke, leaves nothing behind, and that the ne
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import os
 import re
 import signal
@@ -292,3 +293,24 @@ def test_a_connection_lost_without_a_server_error_is_explained():
         message = seed_load.explain("Loading shop.orders (200000 rows)", error)
         assert message.startswith("Loading shop.orders (200000 rows) failed: the connection to the server was lost")
         assert "an administrator terminated the session" in message and str(error) in message
+
+
+def test_a_worker_that_dies_between_tasks_is_named_too():
+    watch = seed_load._ProcessWatch()
+    worker = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
+    worker.start()
+    try:
+        watch.processes = [worker]
+        step = "Loading shop.orders (200000 rows)"
+        os.write(watch.writer, f"{worker.pid} {step}\n".encode())
+        watch.check({step})  # alive: nothing to report
+        os.kill(worker.pid, signal.SIGTERM)
+        worker.join()
+        with pytest.raises(seed_load.SeedError) as died:
+            watch.check(set())  # its task had finished
+        assert str(died.value).startswith(f"worker pid {worker.pid} (between tasks) died (signal 15, SIGTERM): ")
+        with pytest.raises(seed_load.SeedError, match=f"worker pid {worker.pid} loading shop.orders"):
+            watch.check({step})
+    finally:
+        worker.kill()
+        watch.close()
