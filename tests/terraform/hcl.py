@@ -55,6 +55,9 @@ class Configuration:
     path: Path
     variables: dict[str, dict] = field(default_factory=dict)
     modules: dict[str, dict] = field(default_factory=dict)
+    locals: dict[str, object] = field(default_factory=dict)
+    # Resources by address ("type.name"), data sources as "data.type.name".
+    resources: dict[str, dict] = field(default_factory=dict)
     terraform: list[dict] = field(default_factory=list)
     text: str = ""
 
@@ -75,6 +78,12 @@ def load(directory: Path) -> Configuration:
             config.variables.update(block)
         for block in document.get("module", []):
             config.modules.update(block)
+        for block in document.get("locals", []):
+            config.locals.update(block)
+        for kind, prefix in (("resource", ""), ("data", "data.")):
+            for block in document.get(kind, []):
+                for type_name, named in block.items():
+                    config.resources.update({f"{prefix}{type_name}.{name}": body for name, body in named.items()})
         config.terraform.extend(document.get("terraform", []))
     return config
 
