@@ -1,7 +1,12 @@
 # Storage for the CloudNativePG backups: zone- and geo-redundant, versioned
 # with soft delete, no shared keys, reachable only through a private endpoint
-# in the cluster's network, writable by the database's service account alone
-# (Azure workload identity).
+# in the cluster's network, reachable only by the database's and the restore
+# drill's service accounts (Azure workload identity).
+
+locals {
+  # The Cluster writes the backups; the restore drill's Cluster reads them back.
+  backup_service_accounts = { cluster = var.backup_service_account, restore = var.restore_service_account }
+}
 
 resource "azurerm_storage_account" "backups" {
   name                     = var.backup_storage_account_name
@@ -105,13 +110,22 @@ resource "azurerm_user_assigned_identity" "backups" {
   tags                = var.tags
 }
 
+# One credential per service account: a credential matches exactly one subject.
 resource "azurerm_federated_identity_credential" "backups" {
-  name                = "${var.backup_namespace}-${var.backup_service_account}"
+  for_each = local.backup_service_accounts
+
+  name                = "${var.backup_namespace}-${each.value}"
   resource_group_name = azurerm_resource_group.this.name
   parent_id           = azurerm_user_assigned_identity.backups.id
   issuer              = module.aks.oidc_issuer_url
-  subject             = "system:serviceaccount:${var.backup_namespace}:${var.backup_service_account}"
+  subject             = "system:serviceaccount:${var.backup_namespace}:${each.value}"
   audience            = ["api://AzureADTokenExchange"]
+}
+
+# The credential that existed before the restore drill's: kept, not recreated.
+moved {
+  from = azurerm_federated_identity_credential.backups
+  to   = azurerm_federated_identity_credential.backups["cluster"]
 }
 
 resource "azurerm_role_assignment" "backups_writer" {

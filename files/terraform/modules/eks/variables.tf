@@ -116,6 +116,17 @@ variable "backup_service_account" {
   default     = "pg-main"
 }
 
+variable "restore_service_account" {
+  description = "Service account of the restore drill's Cluster (cloudnative_pg_restore_cluster_name), which reads the backups back."
+  type        = string
+  default     = "pg-main-restore"
+
+  validation {
+    condition     = var.restore_service_account != var.backup_service_account
+    error_message = "restore_service_account must differ from backup_service_account: the drill restores into a Cluster of its own."
+  }
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

@@ -1,6 +1,11 @@
 # Bucket for the CloudNativePG backups: multi-region, versioned, CMEK,
-# uniform access, public access prevented, writable by the database's
-# Kubernetes service account alone through Workload Identity.
+# uniform access, public access prevented, reachable only by the database's
+# and the restore drill's Kubernetes service accounts through Workload Identity.
+
+locals {
+  # The Cluster writes the backups; the restore drill's Cluster reads them back.
+  backup_service_accounts = { cluster = var.backup_service_account, restore = var.restore_service_account }
+}
 
 resource "google_storage_bucket" "backups" {
   name                        = var.backup_bucket_name
@@ -48,9 +53,17 @@ resource "google_storage_bucket_iam_member" "backups_writer" {
 
 # The workload pool exists once the cluster does.
 resource "google_service_account_iam_member" "backups_workload_identity" {
+  for_each = local.backup_service_accounts
+
   service_account_id = google_service_account.backups.name
   role               = "roles/iam.workloadIdentityUser"
-  member             = "serviceAccount:${var.project_id}.svc.id.goog[${var.backup_namespace}/${var.backup_service_account}]"
+  member             = "serviceAccount:${var.project_id}.svc.id.goog[${var.backup_namespace}/${each.value}]"
 
   depends_on = [module.gke]
+}
+
+# The binding that existed before the restore drill's: kept, not recreated.
+moved {
+  from = google_service_account_iam_member.backups_workload_identity
+  to   = google_service_account_iam_member.backups_workload_identity["cluster"]
 }
