@@ -95,17 +95,44 @@ def test_other_stores_need_no_pod_labels(local_objects, aws_objects, cloud_objec
         assert "inheritedMetadata" not in _one(objects, "Cluster", "pg-main")["spec"]
 
 
-def test_the_restore_drill_reads_the_azure_store_with_the_same_identity(tmp_path):
-    variables = {
-        "platform_target": "aks",
-        "cloudnative_pg_backup_destination": "https://acct.blob.core.windows.net/c/p",
-    }
+# Each cloud target's backup destination and workload identity annotation (Terraform outputs in an inventory).
+CLOUD_IDENTITIES = {
+    "eks": ("s3://bucket/pg-main", {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/example-backups"}),
+    "gke": ("gs://bucket/pg-main", {"iam.gke.io/gcp-service-account": "pg-backups@example.iam.gserviceaccount.com"}),
+    "aks": ("https://acct.blob.core.windows.net/c/p", {"azure.workload.identity/client-id": "0000-0000"}),
+}
+
+
+def test_the_restore_drill_reads_the_store_with_the_cluster_identity(tmp_path):
+    """The drill's Cluster runs as a service account of its own (named after it, federated by the Terraform
+    modules' restore_service_account): it needs the Cluster's annotation and pod labels to read the backups."""
+    plays = [
+        preflight_play(
+            "cloudnative_pg",
+            {
+                "platform_target": target,
+                "cloudnative_pg_backup_destination": destination,
+                "cloudnative_pg_service_account_annotations": annotations,
+            },
+            "cluster.yml.j2",
+            "restore.yml.j2",
+        )
+        for target, (destination, annotations) in CLOUD_IDENTITIES.items()
+    ]
     playbook = tmp_path / "restore.yml"
-    playbook.write_text(yaml.safe_dump([preflight_play("cloudnative_pg", variables, "restore.yml.j2")]))
+    playbook.write_text(yaml.safe_dump(plays))
     run = run_playbook(str(playbook))
     assert run.returncode == 0, run.output
-    restored = run.rendered("restore.yml.j2")
-    assert restored["spec"]["inheritedMetadata"] == {"labels": {"azure.workload.identity/use": "true"}}
+    clusters, copies = (
+        [yaml.safe_load(result["msg"])["spec"] for result in run.task_results(f"Render {template}")]
+        for template in ("cluster.yml.j2", "restore.yml.j2")
+    )
+    for target, cluster, copy in zip(CLOUD_IDENTITIES, clusters, copies, strict=True):
+        annotations = CLOUD_IDENTITIES[target][1]
+        assert copy["serviceAccountTemplate"] == cluster["serviceAccountTemplate"], target
+        assert copy["serviceAccountTemplate"]["metadata"]["annotations"] == annotations, target
+        assert copy.get("inheritedMetadata") == cluster.get("inheritedMetadata"), target
+    assert copies[-1]["inheritedMetadata"] == {"labels": {"azure.workload.identity/use": "true"}}
 
 
 def test_no_secret_is_ever_rendered(local_objects, cloud_objects):
