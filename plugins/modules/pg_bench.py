@@ -145,7 +145,8 @@ seealso:
   - module: sre.platform.slo_check
   - module: sre.platform.pg_seed
 requirements:
-  - pgbench (Debian package C(postgresql-client) or C(postgresql-contrib))
+  - pgbench. On Debian it comes with the server package C(postgresql-15) (Debian 12; C(postgresql-NN) for
+    another version), not with C(postgresql-client), whose C(/usr/bin/pgbench) is only a wrapper.
 author:
   - sre.platform maintainers
 """
@@ -378,7 +379,8 @@ from ansible_collections.sre.platform.plugins.module_utils.postgres import (
     postgres_argument_spec,
 )
 
-DEBIAN_PACKAGE = "postgresql-client"
+# Debian ships pgbench in the server package; postgresql-client-common only has a wrapper that needs it.
+DEBIAN_PACKAGE = "postgresql-15"
 PGBENCH_TPS = re.compile(r"^tps = ([0-9.]+)", re.MULTILINE)
 # The header pgbench prints before a run: "pgbench (17.5 (Debian ...))" or "pgbench (15.10, server 17.5)".
 PGBENCH_HEADER = re.compile(r"^pgbench \((?P<client>.+?)(?:, server (?P<server>[^,()]+))?\)$", re.MULTILINE)
@@ -568,8 +570,8 @@ def main() -> None:
     if pgbench is None:
         looked_at = params["pgbench_path"] or "on PATH and in /usr/lib/postgresql/*/bin"
         module.fail_json(
-            msg=f"pgbench was not found ({looked_at}): install the Debian package '{DEBIAN_PACKAGE}' "
-            f"(apt-get install {DEBIAN_PACKAGE})"
+            msg=f"pgbench was not found ({looked_at}): on Debian 12 it comes with the server package "
+            f"'{DEBIAN_PACKAGE}' (apt-get install {DEBIAN_PACKAGE}), not with postgresql-client"
         )
     result = {
         "changed": True,

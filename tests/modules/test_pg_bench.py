@@ -107,7 +107,8 @@ def test_missing_pgbench_names_the_debian_package(postgres_server):
         "sre.platform.pg_bench", {**postgres_server.conninfo, "duration": 2, "pgbench_path": "/nonexistent/pgbench"}
     )
     assert result["failed"] is True
-    assert "apt-get install postgresql-client" in result["msg"]
+    assert "apt-get install postgresql-15" in result["msg"]
+    assert "not with postgresql-client" in result["msg"], "postgresql-client-common only has a wrapper"
 
 
 def test_pgbench_failure_reports_its_stderr(bench_db, tmp_path):

@@ -99,7 +99,7 @@ def test_log_text_in_any_thread_order_gives_the_same_figures(measured_run, tmp_p
 
 def test_pgbench_output_gives_the_versions_and_pgbench_tps(postgres_server, measured_run, tmp_path):
     """pgbench run here as the Job runs it; its output and logs go to the module."""
-    pgbench = find_binary("pgbench", "postgresql-client", [Path(postgres_server.bindir)])
+    pgbench = find_binary("pgbench", "postgresql-15", [Path(postgres_server.bindir)])
     prefix = tmp_path / "pgbench_log"
     command = [pgbench, "-T", "2", "-c", "2", "-j", "1", "-M", "prepared", "-l", "--log-prefix", str(prefix)]
     params = {**postgres_server.conninfo, "login_db": measured_run["database"]}
