@@ -216,7 +216,8 @@ def load_slo_dir(path) -> list[dict]:
 
 
 def _finite(name: str, value: float) -> float:
-    if value is None or isinstance(value, bool) or not math.isfinite(float(value)):
+    # Type first: float() of a dict raises TypeError and of "15.10" reads a version as a number.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise SloSpecError(f"objective '{name}': the measured value is {value!r}, not a finite number")
     return float(value)
 

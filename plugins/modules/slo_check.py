@@ -24,7 +24,9 @@ description:
   - Returns each verdict with the measured value, target, comparison, pass/fail and the error budget left;
     writes them as JSON (O(output)) and JUnit XML (O(junit_path), one test case per objective).
   - Fails on a breach unless O(fail_on_breach=false). An objective that cannot be judged (Prometheus
-    unreachable, no data, NaN, a missing bench field, no events) always fails the task, never passes silently.
+    unreachable, no data, NaN, a bench field that is missing, null or not a number, no events) always fails
+    the task, never passes silently; its verdict (C(status=error)) names the reason and is written to the
+    reports like the others.
 options:
   slo_files:
     description:
@@ -288,11 +290,24 @@ class Judge:
         if "script" in indicator:
             figures = self._script_figures(figures, indicator["script"])
         if field not in figures:
-            numeric = sorted(key for key, value in figures.items() if isinstance(value, (int, float)))
-            raise CannotJudge(f"the bench result has no field '{field}' (numeric fields: {', '.join(numeric)})")
-        if figures[field] is None:
-            raise CannotJudge(f"script {indicator['script']} finished no transaction in the window: no '{field}'")
-        return figures[field]
+            raise CannotJudge(f"the bench result has no field '{field}' (numeric fields: {_numeric_fields(figures)})")
+        value = figures[field]
+        if value is None:
+            raise CannotJudge(self._null_reason(indicator))
+        if not _is_number(value):
+            raise CannotJudge(
+                f"the bench field '{field}' is a {type(value).__name__}, not a number "
+                f"(numeric fields: {_numeric_fields(figures)})"
+            )
+        return value
+
+    @staticmethod
+    def _null_reason(indicator: dict) -> str:
+        field = indicator["bench"]
+        if "script" in indicator:
+            return f"script {indicator['script']} finished no transaction in the window: no '{field}'"
+        # Latencies are null when no transaction succeeded; pgbench_tps without pgbench's output.
+        return f"the bench result has no value for '{field}' (null)"
 
     @staticmethod
     def _script_figures(bench: dict, script: str) -> dict:
@@ -336,6 +351,14 @@ class Judge:
         entry["status"] = "pass" if entry["passed"] else "fail"
         entry["message"] = describe(entry)
         return entry
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _numeric_fields(figures: dict) -> str:
+    return ", ".join(sorted(key for key, value in figures.items() if _is_number(value)))
 
 
 def _number(value) -> str:

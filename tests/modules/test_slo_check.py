@@ -207,6 +207,46 @@ def test_missing_bench_field_and_missing_prometheus_are_reported(tmp_path):
     assert "set prometheus_url" in result["msg"]
 
 
+def test_a_bench_field_that_is_not_a_number_cannot_be_judged_and_is_named(tmp_path):
+    bench = {
+        **BENCH,
+        "parameters": {"clients": 10},
+        "window_start": "2026-01-01T00:00:00.000000Z",
+        "pgbench_version": "pgbench (PostgreSQL) 15.10",
+        "server_version": "15.10",
+    }
+    fields = ("parameters", "window_start", "pgbench_version", "server_version")
+    spec = {
+        "service": "postgres",
+        "slos": [_threshold(field.replace("_", "-"), "<", 1, bench=field) for field in fields],
+    }
+    output, junit = tmp_path / "verdicts.json", tmp_path / "verdicts.xml"
+    args = {"slo_specs": [spec], "bench_result": bench, "output": str(output), "junit_path": str(junit)}
+    result = run_module("sre.platform.slo_check", args)
+    assert result["failed"] is True
+    assert result["msg"].startswith("4 objective(s) could not be judged")
+    assert [v["status"] for v in result["verdicts"]] == ["error"] * 4
+    for verdict, field, kind in zip(result["verdicts"], fields, ("dict", "str", "str", "str"), strict=True):
+        assert f"the bench field '{field}' is a {kind}, not a number" in verdict["message"]
+    assert "numeric fields: error_rate_percent, latency_p99_ms" in result["verdicts"][0]["message"]
+    assert yaml.safe_load(output.read_text())["errors"] == result["errors"]
+    assert len(_junit(junit).findall("testsuite/testcase/error")) == 4
+
+
+def test_a_null_bench_field_of_the_whole_run_cannot_be_judged(tmp_path):
+    """pg_bench in analyse-only mode without pgbench_output has pgbench_tps null; no success, null latencies."""
+    bench = {**BENCH, "pgbench_tps": None, "latency_p99_ms": None}
+    spec = {
+        "service": "postgres",
+        "slos": [_threshold("tps", ">", 1, bench="pgbench_tps"), _threshold("p99", "<", 1, bench="latency_p99_ms")],
+    }
+    result = run_module("sre.platform.slo_check", {"slo_specs": [spec], "bench_result": bench})
+    assert result["failed"] is True
+    assert [v["status"] for v in result["verdicts"]] == ["error", "error"]
+    assert "the bench result has no value for 'pgbench_tps' (null)" in result["verdicts"][0]["message"]
+    assert "the bench result has no value for 'latency_p99_ms' (null)" in result["verdicts"][1]["message"]
+
+
 def test_invalid_spec_is_refused(tmp_path):
     result = run_module("sre.platform.slo_check", {"slo_specs": [{"service": "x", "slos": [{"name": "Bad"}]}]})
     assert result["failed"] is True

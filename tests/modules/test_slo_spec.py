@@ -213,7 +213,7 @@ def test_threshold_verdict(comparison, target, value, passed, budget):
         assert verdict["error_budget_left_percent"] == pytest.approx(budget, abs=1e-9)
 
 
-@pytest.mark.parametrize("value", [math.nan, math.inf, None])
+@pytest.mark.parametrize("value", [math.nan, math.inf, None, True, {"clients": 10}, "15.10", "fast", [1.0]])
 def test_threshold_verdict_refuses_non_numbers(value):
     with pytest.raises(SloSpecError, match="not a finite number"):
         threshold_verdict(THRESHOLD, value)
