@@ -229,12 +229,13 @@ def threshold_budget_left(comparison: str, target: float, value: float) -> float
     ``< 200`` leaves 75 %, an error rate of 0.02 % against ``< 0.1`` leaves 80 %.
     For a lower bound (``>``, ``>=``) it is the headroom above the floor relative to
     it: 600 TPS against ``> 500`` leaves 20 %.
+    Relative to the target's size (``abs(target)``), so the sign says pass or breach for a negative target
+    too: 9.9 against ``< -5`` is a breach, -298 %.
     """
     if target == 0:
         return None
-    if comparison in ("<", "<="):
-        return (target - value) / target * 100.0
-    return (value - target) / target * 100.0
+    headroom = target - value if comparison in ("<", "<=") else value - target
+    return headroom / abs(target) * 100.0
 
 
 def threshold_verdict(slo: dict, value: float) -> dict:

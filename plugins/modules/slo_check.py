@@ -98,7 +98,8 @@ notes:
   - "Error budget left: for ratio objectives C(1 - (errors/total) / (1 - objective/100)), in percent. For
     threshold objectives with an upper bound C((target - measured) / target), the share of the allowed value
     still unused (an error rate of 0.025 % against C(< 0.1) leaves 75 %); with a lower bound
-    C((measured - target) / target). Negative when breached; null when the target is 0."
+    C((measured - target) / target). Both divide by the absolute value of the target, so the sign holds for
+    a negative target (9.9 against C(< -5) leaves -298 %). Negative when breached; null when the target is 0."
   - C(changed) is true when O(output) or O(junit_path) was written with new content.
   - In O(slo_specs) written in a playbook, mark PromQL with C(!unsafe) so Ansible does not template C({{window}}).
 seealso:

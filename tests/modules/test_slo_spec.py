@@ -201,6 +201,11 @@ THRESHOLD = {"name": "t", "comparison": "<", "target": 200.0}
         (">", 500.0, 600.0, True, 20.0),
         (">=", 500.0, 400.0, False, -20.0),
         ("<=", 0.0, 0.0, True, None),
+        # Negative targets: relative to the target's size, so a breach is negative whatever the sign.
+        ("<", -5.0, 9.908, False, -298.16),
+        ("<", -5.0, -10.0, True, 100.0),
+        (">", -5.0, 0.0, True, 100.0),
+        (">=", -5.0, -7.5, False, -50.0),
     ],
 )
 def test_threshold_verdict(comparison, target, value, passed, budget):
