@@ -4,7 +4,11 @@
   or ``PrometheusError`` saying what failed (unreachable, HTTP status with Prometheus' own error text,
   not JSON, ``status`` not ``success``);
 - ``instant_query(...)``: ``/api/v1/query`` at a given time, the ``data`` part;
-- ``query_number(...)``: an instant query that must return exactly one finite sample.
+- ``query_number(...)``: an instant query that must return exactly one finite sample;
+- ``redact_url(url)``: the URL without the user and password it may carry (basic auth), for messages.
+
+Every message names Prometheus by its redacted URL, so credentials in ``base_url`` never reach an error,
+a verdict or a report.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from urllib.error import HTTPError, URLError
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ansible.module_utils.urls import open_url
 
@@ -28,24 +32,36 @@ def _api_error(body: bytes) -> str:
         return body.decode("utf-8", "replace")[:300]
 
 
+def redact_url(url: str) -> str:
+    """``url`` without its userinfo: ``http://admin:secret@host:9090/x`` -> ``http://host:9090/x``."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def get_json(
     base_url: str, path: str, params: dict, token: str | None = None, validate_certs: bool = True, timeout: int = 10
 ) -> dict:
+    # open_url sends userinfo in base_url as basic auth; messages only ever show `where`.
     url = f"{base_url.rstrip('/')}{path}?{urlencode(params)}"
+    where = redact_url(base_url)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         with open_url(url, headers=headers, validate_certs=validate_certs, timeout=timeout) as response:
             body = response.read()
     except HTTPError as exc:
-        raise PrometheusError(f"Prometheus at {base_url} answered HTTP {exc.code}: {_api_error(exc.read())}") from exc
+        raise PrometheusError(f"Prometheus at {where} answered HTTP {exc.code}: {_api_error(exc.read())}") from exc
     except (URLError, OSError) as exc:
-        raise PrometheusError(f"Prometheus at {base_url} is unreachable: {getattr(exc, 'reason', exc)}") from exc
+        raise PrometheusError(f"Prometheus at {where} is unreachable: {getattr(exc, 'reason', exc)}") from exc
     try:
         answer = json.loads(body)
     except ValueError as exc:
-        raise PrometheusError(f"{url} did not answer JSON (is it the Prometheus API?): {body[:200]!r}") from exc
+        raise PrometheusError(
+            f"{redact_url(url)} did not answer JSON (is it the Prometheus API?): {body[:200]!r}"
+        ) from exc
     if answer.get("status") != "success":
-        raise PrometheusError(f"Prometheus at {base_url} refused the request: {answer.get('error', answer)}")
+        raise PrometheusError(f"Prometheus at {where} refused the request: {answer.get('error', answer)}")
     return answer["data"]
 
 

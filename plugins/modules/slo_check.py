@@ -59,6 +59,9 @@ options:
     description:
       - Base URL of the Prometheus HTTP API, for example C(http://127.0.0.1:9090).
       - Required by C(promql) indicators and ratio objectives.
+      - A user and password in the URL (C(https://user:password@host)) are sent as basic auth. Messages,
+        verdicts and reports name the URL without them, and the password is masked like a C(no_log) value
+        wherever Ansible shows the module's arguments or result.
     type: str
   prometheus_token:
     description:
@@ -205,6 +208,7 @@ import json
 import traceback
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.platform.plugins.module_utils.prometheus_query import PrometheusError, query_number
@@ -427,6 +431,13 @@ def write_reports(module: AnsibleModule, result: dict) -> bool:
     return changed
 
 
+def hide_url_password(module: AnsibleModule) -> None:
+    """Mask a password given in prometheus_url as Ansible masks no_log options (the invocation, the result)."""
+    password = urlsplit(module.params["prometheus_url"] or "").password
+    if password:
+        module.no_log_values.add(password)
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
@@ -434,6 +445,7 @@ def main() -> None:
         required_together=[("window_start", "window_end")],
         supports_check_mode=True,
     )
+    hide_url_password(module)
     try:
         specs = load_specs(module.params)
     except SloSpecError as exc:

@@ -7,6 +7,7 @@ either side of those values must pass and fail where they should.
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.parse
 import urllib.request
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible_collections.sre.platform.plugins.module_utils.prometheus_query import redact_url
 
 from tests.harness.ansible import run_module
 from tests.harness.exporter import MetricsExporter, scrape_config
@@ -162,6 +164,32 @@ def test_prometheus_down_is_a_failure(tmp_path):
     assert result["failed"] is True
     assert "is unreachable" in result["msg"]
     assert "secret-token-value" not in str(result)
+
+
+@pytest.mark.parametrize("reachable", [True, False], ids=["http-400", "unreachable"])
+def test_credentials_in_the_prometheus_url_reach_no_message_nor_report(prometheus, tmp_path, reachable):
+    host = prometheus["prometheus_url"].split("://")[1] if reachable else f"127.0.0.1:{free_port()}"
+    output, junit = tmp_path / "verdicts.json", tmp_path / "verdicts.xml"
+    args = {
+        **prometheus,
+        "prometheus_url": f"http://admin:Secret-pw@{host}",
+        "slo_files": [_slo_file(tmp_path, _threshold("bad-query", "<", 1, promql="sum(rate("))],
+        "output": str(output),
+        "junit_path": str(junit),
+    }
+    result = run_module("sre.platform.slo_check", args)
+    assert result["failed"] is True
+    reason = "answered HTTP 400" if reachable else "is unreachable"
+    assert f"Prometheus at http://{host} {reason}" in result["msg"]
+    assert "Secret-pw" not in json.dumps(result), "masked even in the module's arguments"
+    for shown in (result["msg"], result["verdicts"][0]["message"], output.read_text(), junit.read_text()):
+        assert "admin" not in shown and "Secret-pw" not in shown
+
+
+def test_redact_url_drops_only_the_userinfo():
+    assert redact_url("https://admin:p%40ss@prom.example:9090/sub/") == "https://prom.example:9090/sub/"
+    assert redact_url("http://token@127.0.0.1:9090") == "http://127.0.0.1:9090"
+    assert redact_url("http://127.0.0.1:9090/api?x=a@b") == "http://127.0.0.1:9090/api?x=a@b"
 
 
 def test_bench_objectives_from_the_shipped_file(tmp_path):
