@@ -6,10 +6,20 @@ A log line is ``client_id transaction_no time script_no time_epoch time_us
 ended. With ``-j N`` every thread writes its own file (``PREFIX.PID`` for the
 first, ``PREFIX.PID.1`` ... for the others): all of them are combined.
 
-The measured window starts when the load started (the earliest transaction
-start, that is end minus latency) plus the warm-up, and ends at the last
-transaction end. Transactions that ended before the warm-up was over are
-dropped from every figure.
+The measured window is the run after its warm-up: from the run's start plus
+the warm-up to the run's start plus its duration (``-T``), so time in which
+no transaction finished, idle under ``-R`` or a stall, counts against the TPS
+like any other. pgbench lets the transactions in flight at the end finish: the
+window ends at the last of them when that is later. Transactions that ended
+before the warm-up was over are dropped from every figure.
+
+pgbench does not log when its ``-T`` clock started. Given when it was launched
+(``launched_us``), the run's start is the later of that and the last
+transaction start minus the duration (pgbench starts no transaction once
+``-T`` is over), which pins it for an unthrottled run. For logs of a run made
+elsewhere it is the earliest transaction start (end minus latency), later than
+pgbench's start by its connection time and, under ``-R``, by the first
+transaction's schedule.
 """
 
 from __future__ import annotations
@@ -79,6 +89,28 @@ def load_start_us(transactions: list[Transaction]) -> int:
     return min(t.end_us - (t.latency_us or 0) for t in transactions)
 
 
+def _us(seconds: float) -> int:
+    return round(seconds * 1_000_000)
+
+
+def run_start_us(transactions: list[Transaction], duration_s: float, launched_us: int | None) -> int:
+    """When the run's -T clock started, as far as the launch time and the logs tell (module docstring)."""
+    if launched_us is None:
+        return load_start_us(transactions)
+    # Failed transactions only have their end: their start is unknown.
+    starts = [t.end_us - t.latency_us for t in transactions if t.latency_us is not None]
+    return max(launched_us, max(starts, default=launched_us) - _us(duration_s))
+
+
+def measured_window_us(
+    transactions: list[Transaction], duration_s: float, warmup_s: float, launched_us: int | None
+) -> tuple[int, int]:
+    """Start and end of the measured window (see the module docstring)."""
+    start_us = run_start_us(transactions, duration_s, launched_us)
+    end_us = max(start_us + _us(duration_s), max(t.end_us for t in transactions))
+    return start_us + _us(warmup_s), end_us
+
+
 def per_second(measured: list[Transaction], start_us: int) -> list[dict]:
     """Completed transactions, p50 and p99 latency for each second of the window (by end time)."""
     buckets: dict[int, list[int]] = {}
@@ -142,15 +174,23 @@ def by_script(measured: list[Transaction], names: list[str], seconds: float) -> 
     return scripts
 
 
-def summarize(transactions: list[Transaction], warmup_s: float = 0, scripts: list[str] | None = None) -> dict:
-    """Figures of a run: counts, TPS, error rate, latencies (ms), the window, a per-second series and, given
-    the names of the run's ``scripts`` (in their order on the command line), the same figures per script."""
+def summarize(
+    transactions: list[Transaction],
+    duration_s: float,
+    warmup_s: float = 0,
+    scripts: list[str] | None = None,
+    launched_us: int | None = None,
+) -> dict:
+    """Figures of a run of ``duration_s`` seconds: counts, TPS, error rate, latencies (ms), the window, a
+    per-second series and, given the names of the run's ``scripts`` (in their order on the command line), the
+    same figures per script. ``launched_us``: when pgbench was launched, if known (Unix time, µs)."""
     if not transactions:
         raise PgbenchLogError("the pgbench logs hold no transaction")
-    start_us = load_start_us(transactions) + round(warmup_s * 1_000_000)
-    end_us = max(t.end_us for t in transactions)
+    if not 0 <= warmup_s < duration_s:
+        raise PgbenchLogError(f"the warm-up ({warmup_s} s) must be shorter than the run ({duration_s} s)")
+    start_us, end_us = measured_window_us(transactions, duration_s, warmup_s, launched_us)
     measured = [t for t in transactions if t.end_us >= start_us]
-    if end_us <= start_us or all(t.latency_us is None for t in measured):
+    if all(t.latency_us is None for t in measured):
         raise PgbenchLogError(
             f"no transaction succeeded after the {warmup_s} s warm-up: make the run longer than the warm-up"
         )

@@ -14,6 +14,12 @@ description:
   - Every transaction is logged by pgbench (C(-l --log-prefix)); with several threads each thread writes its
     own file and all of them are combined. Failed and skipped transactions and those that ended during the
     O(warmup) are dropped; the latencies are sorted and the percentiles taken by nearest rank.
+  - The measured window is the run after the warm-up, from the run's start plus O(warmup) to the run's start
+    plus O(duration), and every rate is over its whole length. Seconds in which no transaction finished
+    (idle under O(rate), a stall, an outage) count, so a throttled or short run is not inflated. pgbench lets
+    the transactions in flight at the end finish; the window ends at the last of them when that is later.
+    pgbench does not log when its run started; it is when the module launched pgbench, or the last transaction
+    start minus O(duration) if that is later (set-up and connections took that long).
   - Returns transactions, TPS, average, p50, p95, p99 and max latency (ms), failed transactions, the error
     rate, the exact start and end of the measured window (epoch and ISO 8601 UTC) and a per-second series
     (transactions, p50, p99) for plots. Writes the same as JSON to O(output) when given.
@@ -22,13 +28,18 @@ description:
     figures from the per-transaction logs of a run made elsewhere, for example pgbench in a Kubernetes Job
     next to a database the controller cannot reach (C(playbooks/bench.yml) with C(bench_in_cluster)). The
     run's options (O(duration), O(clients), O(warmup), O(scripts)...) are then those that run used; they are
-    returned in RV(parameters) and O(warmup) applies to the figures.
+    returned in RV(parameters), and O(duration) and O(warmup) set the window. The run's start is not known
+    from logs alone; the window starts at the earliest transaction start plus O(warmup), later than pgbench's
+    start by its connection time (and, with a rate, by the first transaction's schedule), and ends
+    O(duration) after that earliest start.
 extends_documentation_fragment:
   - sre.platform.postgres
 options:
   duration:
     description:
-      - Length of the run in seconds (pgbench C(-T)), warm-up included.
+      - Length of the run in seconds (pgbench C(-T)), warm-up included. The measured window is this long, less
+        the warm-up (longer only by transactions still finishing after it).
+      - In analyse-only mode, the analysed run's C(-T); it sets the window, and so TPS.
     type: int
     default: 300
   clients:
@@ -200,10 +211,11 @@ EXAMPLES = r"""
     output: reports/bench.json
   register: bench
 
-- name: The same figures again from log files kept by an earlier run (log_dir)
+- name: The same figures again from log files kept by an earlier run (log_dir); its duration sets the window
   sre.platform.pg_bench:
     builtin: tpcb-like
-    warmup: 10
+    duration: "{{ earlier_run.parameters.duration }}"
+    warmup: "{{ earlier_run.parameters.warmup }}"
     log_files: "{{ earlier_run.log_files }}"
 """
 
@@ -220,7 +232,8 @@ transactions:
   type: int
   sample: 184211
 tps:
-  description: Successful transactions per second over the measured window.
+  description: Successful transactions per second over the measured window, its whole length (the run less the
+    warm-up), including seconds in which none finished.
   returned: success; in check mode only in analyse-only mode
   type: float
   sample: 613.9
@@ -262,7 +275,8 @@ skipped_transactions:
   type: int
   sample: 0
 warmup_transactions:
-  description: Transactions that ended during the O(warmup), left out of every figure.
+  description: Transactions that ended before the measured window, during the O(warmup), left out of every
+    figure.
   returned: success; in check mode only in analyse-only mode
   type: int
   sample: 6120
@@ -272,13 +286,15 @@ error_rate_percent:
   type: float
   sample: 0.0
 window_start_epoch:
-  description: Start of the measured window (load start plus warm-up), Unix time with microseconds.
-    RV(window_end_epoch) is the end of the last transaction.
+  description: Start of the measured window, the run's start plus O(warmup), Unix time with microseconds;
+    in analyse-only mode the earliest transaction start plus O(warmup). RV(window_end_epoch) is the run's
+    start plus O(duration).
   returned: success; in check mode only in analyse-only mode
   type: float
   sample: 1735689600.123456
 window_end_epoch:
-  description: End of the measured window, Unix time.
+  description: End of the measured window, Unix time; the end of the last transaction when that is later
+    (pgbench lets the transactions in flight finish).
   returned: success; in check mode only in analyse-only mode
   type: float
   sample: 1735689900.129876
@@ -293,7 +309,7 @@ window_end:
   type: str
   sample: "2025-01-01T00:05:00.129876Z"
 window_seconds:
-  description: Length of the measured window in seconds.
+  description: Length of the measured window in seconds, O(duration) less O(warmup) or a little more.
   returned: success; in check mode only in analyse-only mode
   type: float
   sample: 300.006
@@ -352,6 +368,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import traceback
 from pathlib import Path
 
@@ -515,7 +532,8 @@ def analyse(module: AnsibleModule) -> dict:
             transactions = parse_text(params["log_text"], "log_text")
         else:
             transactions = read_logs(params["log_files"])
-        figures = summarize(transactions, params["warmup"], script_names(params))
+        # The run's start is unknown here: the window starts at the earliest transaction start.
+        figures = summarize(transactions, params["duration"], params["warmup"], script_names(params))
     except PgbenchLogError as exc:
         module.fail_json(msg=f"Could not measure the run from the given pgbench logs: {exc}")
     stdout = params["pgbench_output"]
@@ -534,10 +552,12 @@ def measure(module: AnsibleModule, pgbench: str, log_root: str) -> dict:
         run_pgbench(module, init_command(pgbench, params), f"initialisation at scale {params['scale']}")
     prefix = os.path.join(tempfile.mkdtemp(prefix="pgbench-", dir=log_root), "pgbench_log")
     command = bench_command(pgbench, params, prefix)
+    # pgbench does not log when its -T clock started; it cannot be before this.
+    launched_us = time.time_ns() // 1000
     stdout = run_pgbench(module, command, "the benchmark")
     files = log_files(prefix)
     try:
-        figures = summarize(read_logs(files), params["warmup"], script_names(params))
+        figures = summarize(read_logs(files), params["duration"], params["warmup"], script_names(params), launched_us)
     except PgbenchLogError as exc:
         module.fail_json(msg=f"Could not measure the run from pgbench's logs: {exc}", command=command)
     return {**figures, "command": command, "pgbench_tps": pgbench_tps(stdout), "log_files": files}

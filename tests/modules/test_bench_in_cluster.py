@@ -212,7 +212,8 @@ def test_builtin_workload_runs_in_the_job_and_is_judged_from_its_log(cluster, po
     assert bench["changed"] is False and "command" not in bench
     pod_log = run.task_results("Read the benchmark Job's log")[0]["log"]
     log_text = pod_log.split("--- pgbench per-transaction log ---\n")[1].split("--- end of the pgbench")[0]
-    expected = summarize(parse_text(log_text, "pod log"), bench["parameters"]["warmup"], ["tpcb-like"])
+    parameters = bench["parameters"]
+    expected = summarize(parse_text(log_text, "pod log"), parameters["duration"], parameters["warmup"], ["tpcb-like"])
     assert {key: bench[key] for key in expected} == expected
     assert [s["script"] for s in bench["by_script"]] == ["tpcb-like"]
     assert bench["transactions"] > 50

@@ -7,6 +7,7 @@ raw per-transaction log files the module kept.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
@@ -52,21 +53,26 @@ def test_figures_match_the_raw_pgbench_logs(bench_db, tmp_path):
         "log_dir": str(tmp_path / "logs"),
         "output": str(output),
     }
+    launched = time.time_ns() // 1000
     result = run_module("sre.platform.pg_bench", args)
     assert not result.get("failed"), result.get("msg")
     assert result["changed"] is True
     assert len(result["log_files"]) == 2, "one log file per pgbench thread"
     assert bench_db["login_password"] not in " ".join(result["command"])
 
+    # The window: from the run's start (before any transaction) plus the warm-up to its start plus the
+    # duration, or to the last transaction's end when one finished after that.
     lines = _raw_log_lines(result["log_files"])
-    load_start = min(end - int(latency) for end, latency in lines if latency not in ("failed", "skipped"))
-    window_start = load_start + 1_000_000
-    window_end = max(end for end, _ in lines)
+    starts = [end - int(latency) for end, latency in lines if latency not in ("failed", "skipped")]
+    window_start = round(result["window_start_epoch"] * 1e6)
+    run_start = window_start - 1_000_000
+    # Not before the launch, nor before the last start minus the duration; not after the first start.
+    assert max(launched, max(starts) - 4_000_000) <= run_start <= min(starts)
+    window_end = max(run_start + 4_000_000, *(end for end, _ in lines))
     measured = [(end, latency) for end, latency in lines if end >= window_start]
     latencies = sorted(int(latency) for _, latency in measured if latency not in ("failed", "skipped"))
     failed = sum(1 for _, latency in measured if latency == "failed")
 
-    assert result["window_start_epoch"] == window_start / 1e6
     assert result["window_end_epoch"] == window_end / 1e6
     assert result["window_start"].endswith("Z")
     assert result["transactions"] == len(latencies) > 100
@@ -81,6 +87,19 @@ def test_figures_match_the_raw_pgbench_logs(bench_db, tmp_path):
     assert sum(point["transactions"] for point in result["timeseries"]) == len(latencies)
     assert result["pgbench_tps"] > 0
     assert json.loads(output.read_text())["latency_p99_ms"] == result["latency_p99_ms"]
+
+
+def test_a_throttled_run_counts_its_idle_time(bench_db):
+    """Under -R the clients idle between transactions: TPS is over the whole run after the warm-up, about
+    the rate, not over the span from the first to the last transaction."""
+    args = {**bench_db, "builtin": "select-only", "init": True, "duration": 3, "rate": 4, "clients": 1, "jobs": 1}
+    result = run_module("sre.platform.pg_bench", args)
+    assert not result.get("failed"), result.get("msg")
+    assert result["transactions"] > 0
+    # Never shorter than the run; longer only by a transaction still finishing after it.
+    assert 3.0 <= result["window_seconds"] < 3.5
+    assert result["tps"] == pytest.approx(result["transactions"] / result["window_seconds"])
+    assert result["tps"] <= result["transactions"] / 3.0
 
 
 def test_check_mode_runs_nothing(bench_db, postgres_server, tmp_path):

@@ -62,7 +62,7 @@ def _run(tmp_path) -> list[Transaction]:
 
 
 def test_summarize_without_warmup(tmp_path):
-    result = summarize(_run(tmp_path))
+    result = summarize(_run(tmp_path), duration_s=3)
     assert result["transactions"] == 5
     assert result["failed_transactions"] == 1
     assert result["error_rate_percent"] == pytest.approx(100 / 6)
@@ -75,7 +75,7 @@ def test_summarize_without_warmup(tmp_path):
 
 
 def test_summarize_drops_the_warmup(tmp_path):
-    result = summarize(_run(tmp_path), warmup_s=1)
+    result = summarize(_run(tmp_path), duration_s=3, warmup_s=1)
     assert result["warmup_transactions"] == 1
     assert result["transactions"] == 4
     assert result["failed_transactions"] == 1
@@ -94,8 +94,55 @@ def test_summarize_drops_the_warmup(tmp_path):
 
 
 def test_summarize_refuses_a_warmup_longer_than_the_run(tmp_path):
-    with pytest.raises(PgbenchLogError, match="longer than the warm-up"):
-        summarize(_run(tmp_path), warmup_s=10)
+    with pytest.raises(PgbenchLogError, match=r"the warm-up \(10 s\) must be shorter than the run \(3 s\)"):
+        summarize(_run(tmp_path), duration_s=3, warmup_s=10)
+
+
+def _throttled(*ends_s: float, latency_us: int = 1000) -> list[Transaction]:
+    """One client under -R: short transactions ending at these seconds after EPOCH, idle in between."""
+    return [Transaction(EPOCH * 1_000_000 + round(end * 1_000_000), latency_us, "ok") for end in ends_s]
+
+
+def test_the_window_is_the_run_after_the_warmup_idle_time_included():
+    """pgbench -T 4 -R 1 started at EPOCH: three transactions, the client idle the rest of the time."""
+    transactions = _throttled(0.5, 1.6, 2.1)
+    result = summarize(transactions, duration_s=4, launched_us=EPOCH * 1_000_000)
+    assert (result["window_start_epoch"], result["window_end_epoch"]) == (EPOCH, EPOCH + 4)
+    assert result["window_seconds"] == 4.0
+    assert result["tps"] == 0.75, "3 transactions in 4 s, not over the 1.6 s from the first to the last"
+    warm = summarize(transactions, duration_s=4, warmup_s=1, launched_us=EPOCH * 1_000_000)
+    assert (warm["window_start_epoch"], warm["window_seconds"]) == (EPOCH + 1, 3.0)
+    assert (warm["transactions"], warm["warmup_transactions"], warm["tps"]) == (2, 1, 2 / 3)
+    assert [s["tps"] for s in warm["by_script"]] == [2 / 3]
+
+
+def test_a_single_transaction_counts_over_the_whole_run():
+    """pgbench -T 1 -R 1 -c 1: one transaction of 4.2 ms was once reported as 237.8 TPS."""
+    result = summarize(_throttled(0.3, latency_us=4200), duration_s=1, launched_us=EPOCH * 1_000_000)
+    assert (result["transactions"], result["window_seconds"], result["tps"]) == (1, 1.0, 1.0)
+
+
+def test_a_stall_at_the_end_stays_in_the_window_without_the_runs_start():
+    """Logs of a run made elsewhere (no start known): the run is taken to start at the first transaction."""
+    result = summarize(_throttled(1.0, 1.5, 2.0, latency_us=500_000), duration_s=5)
+    assert result["window_start_epoch"] == EPOCH + 0.5, "the earliest transaction start (end minus latency)"
+    assert result["window_end_epoch"] == EPOCH + 5.5, "the duration after it, though nothing ended after 2 s"
+    assert result["tps"] == 3 / 5
+
+
+def test_transactions_finishing_after_the_duration_extend_the_window():
+    """pgbench lets the transactions in flight at the end finish: they count, over the time they took."""
+    result = summarize(_throttled(0.5, 2.3, latency_us=600_000), duration_s=2, launched_us=EPOCH * 1_000_000)
+    assert (result["window_end_epoch"], result["window_seconds"], result["transactions"]) == (EPOCH + 2.3, 2.3, 2)
+
+
+def test_the_last_transaction_start_pins_the_start_of_an_unthrottled_run():
+    """pgbench starts no transaction after -T is over: with one started at 2.25 s the 2 s run cannot have
+    started before 0.25 s, however early it was launched (its set-up and connections took that long)."""
+    busy = [Transaction(EPOCH * 1_000_000 + end_ms * 1000, 50_000, "ok") for end_ms in range(300, 2301, 50)]
+    result = summarize(busy, duration_s=2, launched_us=EPOCH * 1_000_000)
+    assert (result["window_start_epoch"], result["window_end_epoch"]) == (EPOCH + 0.25, EPOCH + 2.3)
+    assert result["tps"] == pytest.approx(41 / 2.05)
 
 
 def test_summarize_gives_each_scripts_figures_over_the_same_window(tmp_path):
@@ -109,7 +156,7 @@ def test_summarize_gives_each_scripts_figures_over_the_same_window(tmp_path):
         + _line(0, 7, 5_000, 3, 600_000, script=3)  # a number beyond the names given
     )
     result = summarize(
-        read_logs(log_files(str(tmp_path / "m"))), warmup_s=1, scripts=["read.sql", "write.sql", "idle.sql"]
+        read_logs(log_files(str(tmp_path / "m"))), 3, warmup_s=1, scripts=["read.sql", "write.sql", "idle.sql"]
     )
     # Window: 1.6 s .. 3.6 s, 2 s long.
     read, write, idle, unnamed = result["by_script"]
