@@ -25,6 +25,7 @@ transaction's schedule.
 from __future__ import annotations
 
 import glob
+import math
 from typing import NamedTuple
 
 from ansible_collections.sre.platform.plugins.module_utils.stats import LATENCY_FIELDS, latency_summary_ms, nearest_rank
@@ -111,24 +112,27 @@ def measured_window_us(
     return start_us + _us(warmup_s), end_us
 
 
-def per_second(measured: list[Transaction], start_us: int) -> list[dict]:
-    """Completed transactions, p50 and p99 latency for each second of the window (by end time)."""
-    buckets: dict[int, list[int]] = {}
+def per_second(measured: list[Transaction], start_us: int, end_us: int) -> list[dict]:
+    """Completed transactions, p50 and p99 latency for every second of the window (by end time).
+
+    A second in which no transaction succeeded, an outage, is there with 0 transactions and null latencies;
+    the last, partial second holds whatever ended up to the window's end.
+    """
+    last = max(math.ceil((end_us - start_us) / 1_000_000) - 1, 0)
+    buckets: list[list[int]] = [[] for _ in range(last + 1)]
     for transaction in measured:
         if transaction.latency_us is not None:
-            buckets.setdefault((transaction.end_us - start_us) // 1_000_000, []).append(transaction.latency_us)
-    series = []
-    for offset in sorted(buckets):
-        latencies = sorted(buckets[offset])
-        series.append(
-            {
-                "second": offset,
-                "transactions": len(latencies),
-                "latency_p50_ms": nearest_rank(latencies, 50) / 1000.0,
-                "latency_p99_ms": nearest_rank(latencies, 99) / 1000.0,
-            }
-        )
-    return series
+            buckets[min((transaction.end_us - start_us) // 1_000_000, last)].append(transaction.latency_us)
+    return [_second(offset, sorted(latencies)) for offset, latencies in enumerate(buckets)]
+
+
+def _second(offset: int, latencies: list[int]) -> dict:
+    return {
+        "second": offset,
+        "transactions": len(latencies),
+        "latency_p50_ms": nearest_rank(latencies, 50) / 1000.0 if latencies else None,
+        "latency_p99_ms": nearest_rank(latencies, 99) / 1000.0 if latencies else None,
+    }
 
 
 def _window(start_us: int, end_us: int) -> dict:
@@ -200,6 +204,6 @@ def summarize(
         "skipped_transactions": sum(1 for t in measured if t.outcome == "skipped"),
         "warmup_transactions": len(transactions) - len(measured),
         **window,
-        "timeseries": per_second(measured, start_us),
+        "timeseries": per_second(measured, start_us, end_us),
         "by_script": by_script(measured, scripts or [], window["window_seconds"]),
     }

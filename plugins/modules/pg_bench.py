@@ -314,9 +314,10 @@ window_seconds:
   type: float
   sample: 300.006
 timeseries:
-  description: One entry per second of the window in which a transaction succeeded (by transaction end; a
-    second without one, an outage, has no entry) with C(second) (offset from the window start),
-    C(transactions), C(latency_p50_ms) and C(latency_p99_ms).
+  description: One entry for every second of the window, by transaction end, with C(second) (offset from the
+    window start), C(transactions) (successful ones), C(latency_p50_ms) and C(latency_p99_ms). A second in
+    which no transaction succeeded, an outage, has C(transactions=0) and null latencies. The last, partial
+    second holds what ended up to the window's end.
   returned: success; in check mode only in analyse-only mode
   type: list
   elements: dict

@@ -85,11 +85,11 @@ def test_summarize_drops_the_warmup(tmp_path):
     assert result["tps"] == 2.0
     assert result["latency_avg_ms"] == 25.0
     assert (result["latency_p50_ms"], result["latency_p95_ms"], result["latency_p99_ms"]) == (20.0, 40.0, 40.0)
-    # Seconds from the window start (1.5 s), by end time: 2.0 and 2.1 s in second 0, 3.25 in 1, 3.5 in 2.
+    # Seconds from the window start (1.5 s), by end time: 2.0 and 2.1 s in second 0, 3.25 in 1, and 3.5, the
+    # window's end, in its last second too (no second 2 of one instant).
     assert result["timeseries"] == [
         {"second": 0, "transactions": 2, "latency_p50_ms": 10.0, "latency_p99_ms": 20.0},
-        {"second": 1, "transactions": 1, "latency_p50_ms": 30.0, "latency_p99_ms": 30.0},
-        {"second": 2, "transactions": 1, "latency_p50_ms": 40.0, "latency_p99_ms": 40.0},
+        {"second": 1, "transactions": 2, "latency_p50_ms": 30.0, "latency_p99_ms": 40.0},
     ]
 
 
@@ -143,6 +143,17 @@ def test_the_last_transaction_start_pins_the_start_of_an_unthrottled_run():
     result = summarize(busy, duration_s=2, launched_us=EPOCH * 1_000_000)
     assert (result["window_start_epoch"], result["window_end_epoch"]) == (EPOCH + 0.25, EPOCH + 2.3)
     assert result["tps"] == pytest.approx(41 / 2.05)
+
+
+def test_every_second_of_the_window_is_in_the_series_an_outage_with_no_transaction():
+    """A lock held from 0.6 s to 4.1 s of a 6 s run: the seconds without a completion are there, empty."""
+    ends = (0.2, 0.4, 4.1, 4.15, 4.2, 5.5)
+    result = summarize(_throttled(*ends, latency_us=100_000), duration_s=6, launched_us=EPOCH * 1_000_000)
+    series = result["timeseries"]
+    assert [point["second"] for point in series] == [0, 1, 2, 3, 4, 5]
+    assert [point["transactions"] for point in series] == [2, 0, 0, 0, 3, 1]
+    assert series[1] == {"second": 1, "transactions": 0, "latency_p50_ms": None, "latency_p99_ms": None}
+    assert series[4]["latency_p99_ms"] == 100.0
 
 
 def test_summarize_gives_each_scripts_figures_over_the_same_window(tmp_path):
