@@ -148,7 +148,7 @@ def _window(start_us: int, end_us: int) -> dict:
 def figures(transactions: list[Transaction], seconds: float) -> dict:
     """Successful and failed counts, error rate, TPS over ``seconds`` and latencies (ms) of some transactions.
 
-    Without a successful transaction the latencies are ``None``.
+    Without a successful transaction the latencies are ``None`` (and the error rate 100 % if some failed).
     """
     latencies = sorted(t.latency_us for t in transactions if t.latency_us is not None)
     failed = sum(1 for t in transactions if t.outcome == "failed")
@@ -194,9 +194,11 @@ def summarize(
         raise PgbenchLogError(f"the warm-up ({warmup_s} s) must be shorter than the run ({duration_s} s)")
     start_us, end_us = measured_window_us(transactions, duration_s, warmup_s, launched_us)
     measured = [t for t in transactions if t.end_us >= start_us]
-    if all(t.latency_us is None for t in measured):
+    # A run in which every transaction failed has figures (a 100 % error rate); one with none finished has none.
+    if not any(t.outcome in ("ok", "failed") for t in measured):
         raise PgbenchLogError(
-            f"no transaction succeeded after the {warmup_s} s warm-up: make the run longer than the warm-up"
+            f"no transaction finished in the measured window after the {warmup_s} s warm-up "
+            f"({len(transactions)} in the logs, all before it or skipped)"
         )
     window = _window(start_us, end_us)
     return {

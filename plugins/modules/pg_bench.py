@@ -22,7 +22,8 @@ description:
     start minus O(duration) if that is later (set-up and connections took that long).
   - Returns transactions, TPS, average, p50, p95, p99 and max latency (ms), failed transactions, the error
     rate, the exact start and end of the measured window (epoch and ISO 8601 UTC) and a per-second series
-    (transactions, p50, p99) for plots. Writes the same as JSON to O(output) when given.
+    (transactions, p50, p99) for plots. Writes the same as JSON to O(output) when given. A run in which every
+    transaction failed has figures too, with a 100 % error rate and null latencies.
   - The password reaches pgbench through the C(PGPASSWORD) environment variable, never the command line.
   - With O(log_text) or O(log_files) the module runs nothing and connects nowhere; it computes the same
     figures from the per-transaction logs of a run made elsewhere, for example pgbench in a Kubernetes Job
@@ -238,7 +239,8 @@ tps:
   type: float
   sample: 613.9
 latency_avg_ms:
-  description: Mean latency of the successful transactions, in milliseconds.
+  description: Mean latency of the successful transactions, in milliseconds. This and the other latencies
+    are null when no transaction succeeded in the window (every one failed).
   returned: success; in check mode only in analyse-only mode
   type: float
   sample: 16.2
@@ -281,7 +283,8 @@ warmup_transactions:
   type: int
   sample: 6120
 error_rate_percent:
-  description: Failed transactions as a percentage of all finished ones (failed + successful).
+  description: Failed transactions as a percentage of all finished ones (failed + successful); 100 when
+    every one failed.
   returned: success; in check mode only in analyse-only mode
   type: float
   sample: 0.0

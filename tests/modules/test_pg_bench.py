@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -100,6 +101,27 @@ def test_a_throttled_run_counts_its_idle_time(bench_db):
     assert 3.0 <= result["window_seconds"] < 3.5
     assert result["tps"] == pytest.approx(result["transactions"] / result["window_seconds"])
     assert result["tps"] <= result["transactions"] / 3.0
+
+
+def test_a_run_in_which_every_transaction_fails_breaches_the_error_rate(bench_db, tmp_path):
+    """pgbench logs a serialization failure as failed: the figures say 100 %, the error-rate objective fails."""
+    script = tmp_path / "always_fails.sql"
+    script.write_text("DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '40001'; END $$;\n")
+    args = {**bench_db, "duration": 2, "clients": 1, "jobs": 1, "scripts": [{"path": str(script)}]}
+    result = run_module("sre.platform.pg_bench", args)
+    assert not result.get("failed"), result.get("msg")
+    assert result["transactions"] == 0 and result["failed_transactions"] > 0
+    assert (result["error_rate_percent"], result["tps"], result["latency_p99_ms"]) == (100.0, 0.0, None)
+    assert all(point["transactions"] == 0 for point in result["timeseries"])
+
+    slo_file = Path(__file__).resolve().parents[2] / "files" / "slos" / "postgres.yml"
+    judged = run_module(
+        "sre.platform.slo_check", {"slo_files": [str(slo_file)], "bench_result": result, "fail_on_breach": False}
+    )
+    verdicts = {verdict["name"]: verdict for verdict in judged["verdicts"]}
+    assert (verdicts["error-rate"]["status"], verdicts["error-rate"]["measured"]) == ("fail", 100.0)
+    assert verdicts["latency-p99"]["status"] == "error", "no latency to judge, never a pass"
+    assert "no value for 'latency_p99_ms'" in verdicts["latency-p99"]["message"]
 
 
 def test_check_mode_runs_nothing(bench_db, postgres_server, tmp_path):

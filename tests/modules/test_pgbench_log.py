@@ -98,6 +98,22 @@ def test_summarize_refuses_a_warmup_longer_than_the_run(tmp_path):
         summarize(_run(tmp_path), duration_s=3, warmup_s=10)
 
 
+def test_a_run_in_which_every_transaction_failed_has_a_100_percent_error_rate():
+    failed = [Transaction(EPOCH * 1_000_000 + end_ms * 1000, None, "failed") for end_ms in range(100, 2000, 100)]
+    result = summarize(failed, duration_s=2, launched_us=EPOCH * 1_000_000)
+    assert (result["transactions"], result["failed_transactions"], result["error_rate_percent"]) == (0, 19, 100.0)
+    assert result["tps"] == 0.0
+    assert result["latency_p99_ms"] is None and result["latency_avg_ms"] is None
+    assert result["timeseries"][0] == {"second": 0, "transactions": 0, "latency_p50_ms": None, "latency_p99_ms": None}
+    assert result["by_script"][0]["error_rate_percent"] == 100.0
+
+
+def test_a_window_in_which_nothing_finished_has_no_figures(tmp_path):
+    """The last transaction ended 3.5 s after the launch, before a 4 s warm-up was over."""
+    with pytest.raises(PgbenchLogError, match="no transaction finished in the measured window after the 4 s warm-up"):
+        summarize(_run(tmp_path), duration_s=5, warmup_s=4, launched_us=EPOCH * 1_000_000)
+
+
 def _throttled(*ends_s: float, latency_us: int = 1000) -> list[Transaction]:
     """One client under -R: short transactions ending at these seconds after EPOCH, idle in between."""
     return [Transaction(EPOCH * 1_000_000 + round(end * 1_000_000), latency_us, "ok") for end in ends_s]
