@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.ansible import run_playbook
+from tests.harness.ansible import PlaybookRun, run_playbook
 from tests.harness.servers import PostgresServer, free_port
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -87,6 +87,28 @@ def test_bench_playbook_fails_on_a_breach_after_writing_the_report(postgres_serv
     assert "SLO breached: postgres/impossible" in run.output
     assert "| postgres/impossible |" in (tmp_path / "reports" / "performance-report.md").read_text()
     assert postgres_server.password not in run.output
+
+
+@pytest.fixture(scope="module")
+def unjudgeable_run(postgres_server: PostgresServer, tmp_path_factory) -> tuple[PlaybookRun, Path]:
+    """bench.yml with prometheus_url set to a port nothing listens on, over the last run's report and plot."""
+    reports = tmp_path_factory.mktemp("unjudgeable") / "reports"
+    reports.mkdir()
+    (reports / "performance-report.md").write_text("# Performance report\n\n**all objectives met**.\n")
+    (reports / "latency.png").write_bytes(PNG_MAGIC + b"the last run's plot")
+    prometheus_url = f"http://127.0.0.1:{free_port()}"
+    extra_vars = select_only(postgres_server, "bench_unjudgeable", reports, prometheus_url=prometheus_url)
+    return run_playbook("playbooks/bench.yml", inventory="inventories/postgres", extra_vars=extra_vars), reports
+
+
+def test_with_prometheus_each_objective_is_judged_once(unjudgeable_run):
+    """postgres.yml is the bench objectives' file: the service objectives judged in Prometheus leave it out."""
+    run, _ = unjudgeable_run
+    (judged,) = run.task_results("Judge the objectives over the measured window")
+    names = [(verdict["service"], verdict["name"]) for verdict in judged["verdicts"]]
+    assert len(names) == len(set(names)), f"judged twice: {names}"
+    assert [name for service, name in names if service == "postgres"] == ["latency-p99", "error-rate"]
+    assert {service for service, _ in names} == {"postgres", "kv-store", "password-generator", "user-hasher"}
 
 
 def test_check_mode_says_what_pgbench_would_run_and_writes_nothing(postgres_server: PostgresServer, tmp_path):
