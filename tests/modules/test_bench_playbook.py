@@ -13,6 +13,7 @@ from tests.harness.ansible import PlaybookRun, run_playbook
 from tests.harness.servers import PostgresServer, free_port
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+DASH = "\u2013"  # what the report shows for a value it does not have
 
 
 @pytest.fixture
@@ -109,6 +110,68 @@ def test_with_prometheus_each_objective_is_judged_once(unjudgeable_run):
     assert len(names) == len(set(names)), f"judged twice: {names}"
     assert [name for service, name in names if service == "postgres"] == ["latency-p99", "error-rate"]
     assert {service for service, _ in names} == {"postgres", "kv-store", "password-generator", "user-hasher"}
+
+
+def test_objectives_that_cannot_be_judged_fail_the_play_after_this_runs_report(unjudgeable_run):
+    run, reports = unjudgeable_run
+    assert run.returncode != 0
+    (failure,) = run.task_results("Fail when an objective could not be judged")
+    assert failure["msg"].startswith("6 objective(s) could not be judged: kv-store/availability: cannot judge it")
+    assert "is unreachable" in failure["msg"]
+    assert failure["msg"].endswith(f"(report: {reports}/performance-report.md)")
+
+    # The report and the plot are this run's, not the last run's saying "all objectives met".
+    bench = run.task_results("Run pgbench")[0]
+    report = (reports / "performance-report.md").read_text()
+    assert f"{bench['window_start']} to {bench['window_end']} (measured window, UTC)" in report
+    assert "**6 objective(s) could not be judged**." in report
+    assert "all objectives met" not in report
+    assert "| postgres/latency-p99 |" in report and "| pass |" in report
+    assert f"| kv-store/availability | {DASH} | {DASH} | not judged | n/a |" in report
+    assert "- kv-store/availability: cannot judge it: Prometheus at http://127.0.0.1:" in report
+    plot = (reports / "latency.png").read_bytes()
+    assert plot.startswith(PNG_MAGIC) and b"the last run's plot" not in plot
+
+
+def test_an_slo_file_that_cannot_be_read_still_leaves_this_runs_report(postgres_server: PostgresServer, tmp_path):
+    """slo_check fails before any verdict: the report says why instead of keeping the last run's."""
+    broken = tmp_path / "broken.yml"
+    broken.write_text("service: postgres\nslos: []\n")
+    reports = tmp_path / "reports"
+    extra_vars = select_only(postgres_server, "bench_no_verdicts", reports, bench_slo_file=str(broken))
+    run = run_playbook("playbooks/bench.yml", inventory="inventories/postgres", extra_vars=extra_vars)
+    assert run.returncode != 0
+    (failure,) = run.task_results("Fail when an objective could not be judged")
+    assert failure["msg"].startswith(f"Invalid SLO spec: {broken}: 'slos' must be a non-empty list")
+    report = (reports / "performance-report.md").read_text()
+    assert "**the objectives were not judged**" in report
+    assert f"The objectives were not judged: Invalid SLO spec: {broken}" in report
+    assert (reports / "latency.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_a_run_in_which_every_transaction_fails_is_reported_then_fails(postgres_server: PostgresServer, tmp_path):
+    script = tmp_path / "always_fails.sql"
+    script.write_text("DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '40001'; END $$;\n")
+    reports = tmp_path / "reports"
+    extra_vars = select_only(
+        postgres_server,
+        "bench_all_failed",
+        reports,
+        bench_script="shop",
+        bench_seed=False,
+        bench_shop_scripts=[{"path": str(script), "weight": 1}],
+    )
+    run = run_playbook("playbooks/bench.yml", inventory="inventories/postgres", extra_vars=extra_vars)
+    assert run.returncode != 0
+    (failure,) = run.task_results("Fail when an objective could not be judged")
+    assert "postgres/latency-p99: cannot judge it: the bench result has no value for 'latency_p99_ms'" in failure["msg"]
+    verdicts = {v["name"]: v for v in run.task_results("Judge the objectives over the measured window")[0]["verdicts"]}
+    assert (verdicts["error-rate"]["status"], verdicts["error-rate"]["measured"]) == ("fail", 100.0)
+    report = (reports / "performance-report.md").read_text()
+    assert "**1 objective(s) could not be judged; SLO breached: postgres/error-rate**." in report
+    assert "(100.000 %)" in report and "No transaction succeeded in the window" in report
+    assert f"| {DASH} | {DASH} | {DASH} | {DASH} | {DASH} |" in report
+    assert (reports / "latency.png").read_bytes().startswith(PNG_MAGIC)
 
 
 def test_check_mode_says_what_pgbench_would_run_and_writes_nothing(postgres_server: PostgresServer, tmp_path):
