@@ -230,8 +230,10 @@ def run_playbook(
     timeout: float = 600,
     env: dict[str, str] | None = None,
     json_output: bool = True,
+    cwd: Path | None = None,
 ) -> PlaybookRun:
-    """Run a playbook (path relative to the repository root, or absolute) from the repository root."""
+    """Run a playbook (path relative to the repository root, or absolute) from the repository root, or from
+    ``cwd`` (the clone's ansible.cfg still applies)."""
     command = [str(BIN / "ansible-playbook"), str(ROOT / playbook)]
     if inventory:
         command += ["-i", str(ROOT / inventory)]
@@ -241,7 +243,7 @@ def run_playbook(
         command.append("--check")
     completed = subprocess.run(
         command,
-        cwd=ROOT,
+        cwd=cwd or ROOT,
         env=ansible_env(env, json_output=json_output),
         capture_output=True,
         text=True,

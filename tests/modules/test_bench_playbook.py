@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.harness.ansible import PlaybookRun, run_playbook
+from tests.harness.ansible import ROOT, PlaybookRun, run_playbook
 from tests.harness.servers import PostgresServer, free_port
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -230,6 +232,32 @@ def test_a_run_is_compared_with_a_baseline_and_fails_on_a_regression(postgres_se
     report = (reports / "performance-report.md").read_text()
     assert "**Its parameters differ** (clients: 99 -> 10)" in report
     assert "**Worse by more than 5 %:** all tps: " in report
+
+
+def test_relative_paths_are_relative_to_where_ansible_playbook_was_started(postgres_server, tmp_path):
+    workdir = (tmp_path / "work").resolve()
+    workdir.mkdir()
+    misplaced = ROOT / "playbooks" / "relative-reports"
+    extra_vars = select_only(postgres_server, "bench_relative", Path("relative-reports"))
+    bench = functools.partial(run_playbook, "playbooks/bench.yml", inventory="inventories/postgres", cwd=workdir)
+    try:
+        first = bench(extra_vars=extra_vars)
+        assert first.returncode == 0, first.output
+        reports = workdir / "relative-reports"
+        (met,) = first.task_results("Fail when an objective was missed")
+        assert met["msg"] == f"All 2 objectives met; report: {reports}/performance-report.md"
+        for name in ("performance-report.md", "latency.png", "bench.json", "slo-verdicts.json", "slo-verdicts.xml"):
+            assert (reports / name).is_file(), name
+        assert not misplaced.exists(), "not beside the playbook"
+
+        # The baseline, from the same directory: the run just made.
+        second = bench(extra_vars={**extra_vars, "bench_baseline": "relative-reports/bench.json"})
+        assert second.returncode == 0, second.output
+        first_start = first.task_results("Run pgbench")[0]["window_start"]
+        report = (reports / "performance-report.md").read_text()
+        assert f"The baseline is the run measured from {first_start} (`bench.json`)." in report
+    finally:
+        shutil.rmtree(misplaced, ignore_errors=True)
 
 
 def test_a_baseline_that_is_not_a_bench_result_fails_before_anything_starts(tmp_path):
