@@ -4,10 +4,14 @@ Both sides are sre.platform.pg_bench results (the JSON it writes to ``output``).
 compared for the whole run and for every script both runs had (``by_script``); the error rate is left to
 the objectives (a change from 0 has no percentage). The parameters that decide the figures are compared
 too: when they differ, the figures are still shown, but the comparison says so.
+
+``result_errors`` says why a value (or the text of a bench.json) cannot be compared: ``compare`` refuses
+such a side, and bench.yml checks its baseline with it before running anything.
 """
 
 from __future__ import annotations
 
+import json
 import posixpath
 
 # Compared figures, and whether a higher value is better.
@@ -78,9 +82,48 @@ def figure_rows(scope: str, current: dict, baseline: dict) -> list[dict]:
     return rows
 
 
-def _check(side: dict, which: str) -> None:
-    if not isinstance(side, dict) or "tps" not in side or "parameters" not in side:
-        raise BenchCompareError(f"the {which} is not a pg_bench result (no 'tps' and 'parameters')")
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _figure_errors(figures: dict, where: str = "") -> list[str]:
+    """Compared figures that are neither a number nor null (a latency is null when nothing succeeded)."""
+    return [
+        f"{where}'{name}' is {figures[name]!r}, not a number"
+        for name, _ in FIGURES
+        if figures.get(name) is not None and not _is_number(figures[name])
+    ]
+
+
+def _script_errors(scripts) -> list[str]:
+    if scripts is None:
+        return []
+    if not isinstance(scripts, list) or not all(isinstance(entry, dict) and "script" in entry for entry in scripts):
+        return ["'by_script' is not a list of scripts' figures"]
+    return [error for entry in scripts for error in _figure_errors(entry, f"by_script {entry['script']}: ")]
+
+
+def result_errors(result) -> list[str]:
+    """Why ``result``, a pg_bench result or the text of its JSON, cannot be compared; empty when it can."""
+    if isinstance(result, str):
+        try:
+            result = json.loads(result)
+        except ValueError as exc:
+            return [f"not JSON ({exc})"]
+    if not isinstance(result, dict):
+        return [f"not a mapping but a {type(result).__name__}"]
+    errors = [f"no '{key}'" for key in ("tps", "parameters") if key not in result]
+    if "tps" in result and result["tps"] is None:
+        errors.append("'tps' is null, not a number")
+    if not isinstance(result.get("parameters", {}), dict):
+        errors.append("'parameters' is not a mapping")
+    return errors + _figure_errors(result) + _script_errors(result.get("by_script"))
+
+
+def _check(side, which: str) -> None:
+    errors = result_errors(side)
+    if errors:
+        raise BenchCompareError(f"the {which} is not a pg_bench result: {'; '.join(errors)}")
 
 
 def compare(current: dict, baseline: dict, max_regression_percent: float | None = None) -> dict:

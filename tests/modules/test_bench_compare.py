@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.platform.plugins.filter.bench_comparison import bench_comparison
+from ansible_collections.sre.platform.plugins.filter.bench_result_errors import bench_result_errors
 from ansible_collections.sre.platform.plugins.module_utils.bench_compare import compare
 
 PARAMETERS = {
@@ -88,4 +89,27 @@ def test_a_baseline_without_a_value_gives_no_percentage():
 def test_the_filter_names_what_is_not_a_pg_bench_result():
     with pytest.raises(AnsibleFilterError, match=r"bench_comparison: the baseline is not a pg_bench result"):
         bench_comparison(result(1.0, 1.0), {"rows": []})
+    with pytest.raises(AnsibleFilterError, match=r"the baseline is not a pg_bench result: 'tps' is 'fast', not a"):
+        bench_comparison(result(1.0, 1.0), {**result(1.0, 1.0), "tps": "fast"})
+
+
+@pytest.mark.parametrize(
+    ("value", "errors"),
+    [
+        (result(1.0, 4.0, [("read.sql", 1.0, None)]), []),
+        ({**result(1.0, None), "latency_avg_ms": None}, []),
+        ('{"tps": 1, "parameters": {}}', []),
+        ("{", ["not JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"]),
+        ("[]", ["not a mapping but a list"]),
+        ({"tps": None, "parameters": []}, ["'tps' is null, not a number", "'parameters' is not a mapping"]),
+        (
+            {**result(True, 4.0), "latency_p95_ms": "9"},
+            ["'tps' is True, not a number", "'latency_p95_ms' is '9', not a number"],
+        ),
+        ({**result(1.0, 4.0), "by_script": {"read.sql": {}}}, ["'by_script' is not a list of scripts' figures"]),
+        (result(1.0, 4.0, [("read.sql", "1", 2.0)]), ["by_script read.sql: 'tps' is '1', not a number"]),
+    ],
+)
+def test_bench_result_errors_name_every_figure_that_cannot_be_compared(value, errors):
+    assert bench_result_errors(value) == errors
     assert bench_comparison(result(2.0, 1.0), result(1.0, 1.0), "5")["regressions"] == []

@@ -260,9 +260,22 @@ def test_relative_paths_are_relative_to_where_ansible_playbook_was_started(postg
         shutil.rmtree(misplaced, ignore_errors=True)
 
 
-def test_a_baseline_that_is_not_a_bench_result_fails_before_anything_starts(tmp_path):
-    not_bench = tmp_path / "verdicts.json"
-    not_bench.write_text(json.dumps({"verdicts": []}))
+@pytest.mark.parametrize(
+    ("content", "reasons"),
+    [
+        (json.dumps({"verdicts": []}), "no 'tps'; no 'parameters'"),
+        (json.dumps({"tps": "fast", "parameters": {"clients": 10}}), "'tps' is 'fast', not a number"),
+        (
+            json.dumps({"tps": 1.0, "parameters": {}, "by_script": [{"script": "a.sql", "latency_p99_ms": "4 ms"}]}),
+            "by_script a.sql: 'latency_p99_ms' is '4 ms', not a number",
+        ),
+        ("tps: 1\n", "not JSON (Expecting value: line 1 column 1 (char 0))"),
+    ],
+    ids=["other-report", "text-tps", "text-latency", "not-json"],
+)
+def test_a_baseline_that_is_not_a_bench_result_fails_before_anything_starts(tmp_path, content, reasons):
+    not_bench = tmp_path / "baseline.json"
+    not_bench.write_text(content)
     extra_vars = {
         "bench_baseline": str(not_bench),
         "local_postgres_dir": str(tmp_path / "pg"),
@@ -271,7 +284,10 @@ def test_a_baseline_that_is_not_a_bench_result_fails_before_anything_starts(tmp_
     run = run_playbook("playbooks/bench.yml", inventory="inventories/postgres", extra_vars=extra_vars)
     assert run.returncode != 0
     (refusal,) = run.task_results("Check that the baseline is a pg_bench result")
-    assert refusal["msg"] == f"bench_baseline {not_bench} is not a bench.json written by bench.yml (pg_bench's output)"
+    assert refusal["msg"] == (
+        f"bench_baseline {not_bench} (file {not_bench}) is not a bench.json written by bench.yml (pg_bench's output): "
+        + reasons
+    )
     assert not (tmp_path / "pg").exists()
 
 
