@@ -120,7 +120,9 @@ def _argocd_application(settings: dict, name: str, path: str, wave: int) -> dict
         "spec": {
             "project": settings["name"],
             "source": {"repoURL": settings["repo_url"], "targetRevision": settings["revision"], "path": path},
-            "destination": {"server": settings["destination_server"]},
+            # Argo CD matches the namespace against the AppProject's destinations: an empty one matches none
+            # of them (argoproj/argo-cd#11510). These Applications create Applications in Argo CD's namespace.
+            "destination": {"server": settings["destination_server"], "namespace": settings["argocd_namespace"]},
             "syncPolicy": {
                 "automated": {"prune": True, "selfHeal": True},
                 "syncOptions": ["ServerSideApply=true", "PruneLast=true"],

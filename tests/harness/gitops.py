@@ -11,11 +11,16 @@ test can assert on a real render and on a copy broken on purpose:
 - ``flux_chain_errors``: the Flux layer Kustomizations form one chain through
   ``dependsOn``, without cycles or dangling references;
 - ``project_errors``: each AppProject allows exactly the repositories,
-  destination namespaces and cluster-scoped kinds its Applications use.
+  destination namespaces and cluster-scoped kinds its Applications use;
+- ``destination_errors``: Argo CD would accept every Application's destination,
+  and the namespace of every object it syncs, in its AppProject (Argo CD's glob
+  matching, ``argocd_glob``).
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,4 +201,82 @@ def project_errors(projects: list[dict], applications: list[dict], delivered: di
     for app in applications:
         if app["spec"]["project"] not in {p["metadata"]["name"] for p in projects}:
             problems.append(f"{describe(app)}: project {app['spec']['project']} is not one of the rendered AppProjects")
+    return problems
+
+
+@functools.cache
+def _glob_regex(pattern: str) -> re.Pattern:
+    """A gobwas/glob pattern (Argo CD's util/glob, no separators) as a regular expression."""
+    parts, depth, index = [], 0, 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\" and index + 1 < len(pattern):
+            index += 1
+            parts.append(re.escape(pattern[index]))
+        elif char == "*":
+            parts.append(".*")
+        elif char == "?":
+            parts.append(".")
+        elif char == "[" and "]" in pattern[index + 1 :]:
+            end = pattern.index("]", index + 1)
+            body = pattern[index + 1 : end]
+            parts.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
+            index = end
+        elif char in "{}" or (char == "," and depth):
+            depth += 1 if char == "{" else -1 if char == "}" else 0
+            parts.append({"{": "(?:", "}": ")", ",": "|"}[char])
+        else:
+            parts.append(re.escape(char))
+        index += 1
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def argocd_glob(pattern: str, value: str) -> bool:
+    """Argo CD's globMatch with negation: ``*`` matches anything (even nothing), ``!p`` what ``p`` does not."""
+    if pattern.startswith("!"):
+        return not argocd_glob(pattern[1:], value)
+    return pattern == "*" or _glob_regex(pattern).fullmatch(value) is not None
+
+
+def _denies(pattern: str, matched: bool) -> bool:
+    """A deny entry (``!p``) that did not match: the value is one it excludes."""
+    return pattern.startswith("!") and not matched
+
+
+def destination_permitted(project: dict, destination: dict) -> bool:
+    """Argo CD's AppProject check of a destination: an entry matches it and no deny entry (``!``) excludes it.
+
+    An entry matches when its server (or name) and its namespace both match; an
+    empty destination namespace matches only ``*`` or a deny pattern.
+    """
+    matched, denied = False, False
+    for entry in project["spec"].get("destinations", []):
+        server, name, namespace = (entry.get(key, "") for key in ("server", "name", "namespace"))
+        server_ok = bool(destination.get("server")) and argocd_glob(server, destination["server"])
+        name_ok = bool(destination.get("name")) and argocd_glob(name, destination["name"])
+        namespace_ok = argocd_glob(namespace, destination.get("namespace", ""))
+        if (server_ok or name_ok) and namespace_ok:
+            matched = True
+        elif _denies(server, server_ok) or _denies(name, name_ok) or _denies(namespace, namespace_ok):
+            denied = True
+    return matched and not denied
+
+
+def destination_errors(projects: list[dict], applications: list[dict], delivered: dict[str, list[dict]]) -> list[str]:
+    """Destinations Argo CD refuses: the Application's own, and the namespace of each object it syncs."""
+    by_name = {project["metadata"]["name"]: project for project in projects}
+    problems = []
+    for app in applications:
+        project, destination = by_name.get(app["spec"]["project"]), app["spec"]["destination"]
+        if project is None:
+            continue  # project_errors names it
+        if not destination_permitted(project, destination):
+            problems.append(
+                f"{describe(app)}: destination {destination.get('server') or destination.get('name')} namespace "
+                f"'{destination.get('namespace', '')}' is not permitted in AppProject {app['spec']['project']}"
+            )
+        for obj in delivered.get(app["metadata"]["name"], []):
+            namespace = obj["metadata"].get("namespace")
+            if namespace and not destination_permitted(project, {**destination, "namespace": namespace}):
+                problems.append(f"{describe(app)}: syncs {describe(obj)}, a namespace AppProject does not permit")
     return problems

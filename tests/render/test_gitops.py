@@ -2,8 +2,8 @@
 
 Uses the session's renders of the local and aws/prod inventories and checks
 the Argo CD app of apps and the Flux alternative: schemas (through the render
-suite's schema check), kustomizations, layer order, the dependsOn chain and
-least-privilege AppProjects. Each check is also fed a tree broken on purpose.
+suite's schema check), kustomizations, layer order, the dependsOn chain,
+least-privilege AppProjects and destinations Argo CD permits. Each check is also fed a tree broken on purpose.
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from ansible_collections.sre.platform.plugins.filter.gitops import gitops_files
 from tests.harness.ansible import run_playbook
 from tests.harness.gitops import (
     Layer,
+    argocd_glob,
     argocd_layers,
     build,
+    destination_errors,
+    destination_permitted,
     flux_chain_errors,
     flux_layers,
     kustomization_errors,
@@ -97,6 +100,15 @@ def test_app_projects_allow_only_what_their_applications_use(tree):
     applications = [obj for obj in objects if obj["kind"] == "Application"]
     assert "default" not in {app["spec"]["project"] for app in applications}
     problems = project_errors(projects, applications, _delivered(directory, prefix))
+    assert not problems, "\n".join(problems)
+
+
+def test_argocd_permits_every_application_destination_in_its_project(tree):
+    _, directory, prefix = tree
+    objects = build(directory / "argocd") + build(directory / "argocd/charts")
+    projects = [obj for obj in objects if obj["kind"] == "AppProject"]
+    applications = [obj for obj in objects if obj["kind"] == "Application"]
+    problems = destination_errors(projects, applications, _delivered(directory, prefix))
     assert not problems, "\n".join(problems)
 
 
@@ -182,6 +194,50 @@ def test_project_check_rejects_an_extra_destination(render_once):
     applications = [obj for obj in objects if obj["kind"] == "Application"]
     problems = project_errors(projects, applications, _delivered(directory, ENVIRONMENTS["local"]))
     assert any("AppProject sre-platform: destinations" in p and "kube-public" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        ("argocd", "argocd", True),
+        ("argocd", "", False),
+        ("*", "", True),
+        ("team-*", "team-a", True),
+        ("team-?", "team-ab", False),
+        ("{argocd,databases}", "databases", True),
+        ("db-[0-9]", "db-7", True),
+        ("db-[!0-9]", "db-7", False),
+        ("!kube-system", "monitoring", True),
+        ("!kube-*", "kube-system", False),
+    ],
+)
+def test_argocd_glob_matches_like_argocd(pattern, value, matches):
+    assert argocd_glob(pattern, value) is matches
+
+
+def test_destination_check_rejects_an_empty_namespace_and_a_denied_one():
+    server = "https://kubernetes.default.svc"
+    project = {"spec": {"destinations": [{"server": server, "namespace": "argocd"}]}}
+    assert destination_permitted(project, {"server": server, "namespace": "argocd"})
+    # argoproj/argo-cd#11510: no namespace matches no named namespace.
+    assert not destination_permitted(project, {"server": server})
+    denying = {"spec": {"destinations": [{"server": "*", "namespace": "*"}, {"server": "*", "namespace": "!kube-*"}]}}
+    assert destination_permitted(denying, {"server": server, "namespace": "databases"})
+    assert not destination_permitted(denying, {"server": server, "namespace": "kube-system"})
+
+
+def test_destination_check_names_the_application_it_refuses(render_once):
+    directory, _ = render_once("local")
+    objects = build(directory / "argocd") + build(directory / "argocd/charts")
+    projects = [obj for obj in objects if obj["kind"] == "AppProject"]
+    applications = copy.deepcopy([obj for obj in objects if obj["kind"] == "Application"])
+    (redis,) = [app for app in applications if app["metadata"]["name"] == "redis"]
+    redis["spec"]["destination"]["namespace"] = "kube-public"
+    problems = destination_errors(projects, applications, {})
+    assert problems == [
+        "Application argocd/redis: destination https://kubernetes.default.svc namespace 'kube-public' "
+        "is not permitted in AppProject sre-platform-charts"
+    ]
 
 
 def test_a_rendered_directory_outside_every_layer_is_refused():
