@@ -1,19 +1,23 @@
 """The GitOps layout of a rendered environment: Argo CD and Flux objects, kustomizations.
 
 ``render.yml`` writes one file per object into ``<render_dir>/<component>/`` and
-the chart Applications into ``<render_dir>/argocd/charts/``. ``gitops_files``
+each chart Application into ``<render_dir>/argocd/charts/<chart>/``. ``gitops_files``
 turns that tree into a GitOps repository path for one environment:
 
-- a ``kustomization.yaml`` in every directory of objects, listing exactly its files;
+- a ``kustomization.yaml`` in every directory of objects, listing exactly its files,
+  and in ``argocd/charts/`` and ``flux/charts/``, listing every chart;
 - layers (``settings.layers``, in sync order), each a ``kustomization.yaml`` per tool
   under ``argocd/layers/<layer>/`` and ``flux/layers/<layer>/`` that names the
-  directories of the layer (the pseudo component ``charts`` stands for the upstream
-  charts: Argo CD Applications for Argo CD, HelmReleases for Flux);
+  directories of the layer. The pseudo component ``charts/<chart>`` stands for one
+  upstream chart, ``charts`` for every chart no layer names (Argo CD Applications
+  for Argo CD, HelmReleases for Flux): kustomize loads files only from below a
+  kustomization, so each chart has a directory a layer can name;
 - Argo CD: the AppProjects, one Application per layer with a sync wave, and the
   root Application (app of apps) that manages ``argocd/`` itself;
-- Flux: a GitRepository, one Kustomization per layer chained with ``dependsOn``,
-  a root Kustomization for ``flux/`` itself, a HelmRepository per chart
-  repository and a HelmRelease per chart Application, values carried over.
+- Flux: a GitRepository and a HelmRepository per chart repository (the sources,
+  applied by the root Kustomization for ``flux/`` itself), one Kustomization per
+  layer chained with ``dependsOn``, and a HelmRelease per chart Application,
+  values carried over.
 
 The result maps a path relative to the render directory to the object to write.
 """
@@ -74,21 +78,60 @@ def _directories(rendered: dict[str, dict]) -> dict[str, list[str]]:
     return {directory: sorted(names) for directory, names in sorted(directories.items())}
 
 
-def _layer_members(layers: list[dict], directories: dict[str, list[str]], chart_dirs: set[str]) -> dict[str, list]:
-    """Layer -> the components it delivers; every rendered directory belongs to exactly one layer."""
+def _chart_units(objects_by_dir: dict[str, list[dict]]) -> tuple[str, dict[str, dict]]:
+    """The directory of the chart Applications and chart name -> Application.
+
+    Each chart needs a directory of its own, named after it, so that a layer can name it;
+    all of them under one parent and in one project.
+    """
+    dirs = {d: objs for d, objs in objects_by_dir.items() if any(_is_chart(obj) for obj in objs)}
+    apps = [objs[0] for objs in dirs.values()]
+    parents = {str(PurePosixPath(d).parent) for d in dirs}
+    misplaced = [
+        d for d, objs in dirs.items() if len(objs) != 1 or PurePosixPath(d).name != objs[0]["metadata"]["name"]
+    ]
+    if misplaced or len(parents) > 1 or len(_projects(apps)) > 1:
+        raise AnsibleFilterError(
+            "gitops: chart Applications need a directory of their own, named after them, all under one parent "
+            f"and in one project: {sorted(dirs)}"
+        )
+    return next(iter(parents), ""), {app["metadata"]["name"]: app for app in apps}
+
+
+def _projects(apps: list[dict]) -> set[str]:
+    return {app["spec"]["project"] for app in apps}
+
+
+def _layer_members(layers: list[dict], plain_dirs: list[str], chart_names: list[str]) -> dict[str, list[str]]:
+    """Layer -> what it delivers: component directories and ``charts/<chart>``, each in exactly one layer."""
     owner: dict[str, str] = {}
     for layer in layers:
         for component in layer["components"]:
             if component in owner:
                 raise AnsibleFilterError(f"gitops: '{component}' is in layers {owner[component]} and {layer['name']}")
             owner[component] = layer["name"]
-    plain = [d for d in directories if d not in chart_dirs]
-    orphans = [d for d in plain if d not in owner] + ([CHARTS] if chart_dirs and CHARTS not in owner else [])
+    unnamed = [f"{CHARTS}/{name}" for name in chart_names if f"{CHARTS}/{name}" not in owner]
+    orphans = [d for d in plain_dirs if d not in owner] + (unnamed if CHARTS not in owner else [])
     if orphans:
         raise AnsibleFilterError(f"gitops: rendered directories in no layer: {orphans}; add them to gitops_layers")
-    present = set(plain) | ({CHARTS} if chart_dirs else set())
-    members = {layer["name"]: [c for c in layer["components"] if c in present] for layer in layers}
-    return {name: components for name, components in members.items() if components}
+    present = set(plain_dirs) | {f"{CHARTS}/{name}" for name in chart_names}
+    members = {
+        layer["name"]: [
+            unit for c in layer["components"] for unit in (unnamed if c == CHARTS else [c]) if unit in present
+        ]
+        for layer in layers
+    }
+    return {name: units for name, units in members.items() if units}
+
+
+def _chart_name(unit: str) -> str | None:
+    """The chart a layer unit stands for (``charts/<chart>``), None for a component directory."""
+    return unit.removeprefix(f"{CHARTS}/") if unit.startswith(f"{CHARTS}/") else None
+
+
+def _layer_resources(units: list[str], chart_dir: str) -> list[str]:
+    """The kustomization directories of a layer's units, from ``<tool>/layers/<layer>/``."""
+    return [f"../../../{chart_dir}/{_chart_name(u)}" if _chart_name(u) else f"../../../{u}" for u in units]
 
 
 def _namespaces(objects: list[dict]) -> set[str]:
@@ -147,42 +190,41 @@ def _app_project(settings: dict, name: str, description: str, repos: list[str], 
     }
 
 
-def _argocd_files(settings: dict, members: dict, objects_by_dir: dict, charts: list[dict]) -> dict[str, dict]:
+def _argocd_files(settings: dict, members: dict, plain: list[dict], charts: dict[str, dict]) -> dict[str, dict]:
     """AppProjects, the layer Applications and the root Application, with their layer kustomizations."""
     files: dict[str, dict] = {}
     name, base = settings["name"], settings["path"]
-    chart_dir = settings["chart_dir"]
-    for wave, (layer, components) in enumerate(members.items()):
-        resources = [f"../../../{c}" if c != CHARTS else f"../../../{chart_dir}" for c in components]
-        files[f"{ARGOCD_DIR}/layers/{layer}/{KUSTOMIZATION}"] = _kustomization(resources)
+    for wave, (layer, units) in enumerate(members.items()):
+        files[f"{ARGOCD_DIR}/layers/{layer}/{KUSTOMIZATION}"] = _kustomization(
+            _layer_resources(units, settings["chart_dir"])
+        )
         app = _argocd_application(settings, f"{name}-{layer}", f"{base}/{ARGOCD_DIR}/layers/{layer}", wave)
         files[f"{ARGOCD_DIR}/{_file_name(app)}"] = app
     root = _argocd_application(settings, name, f"{base}/{ARGOCD_DIR}", -2)
     files[f"{ARGOCD_DIR}/{_file_name(root)}"] = root
-    plain = [obj for directory, objs in objects_by_dir.items() if directory != chart_dir for obj in objs]
-    own_namespaces = _namespaces(plain) | {settings["argocd_namespace"]}
     projects = [
         _app_project(
             settings,
             name,
             "Manifests rendered by sre.platform",
             [settings["repo_url"]],
-            own_namespaces,
+            _namespaces(plain) | {settings["argocd_namespace"]},
             _cluster_kinds(plain),
         ),
     ]
     if charts:
-        chart_project = charts[0]["spec"]["project"]
+        apps = list(charts.values())
         projects.append(
             _app_project(
                 settings,
-                chart_project,
+                next(iter(_projects(apps))),
                 "Upstream charts of sre.platform (operators install CRDs, RBAC and webhooks cluster-wide)",
-                [app["spec"]["source"]["repoURL"] for app in charts],
-                {app["spec"]["destination"]["namespace"] for app in charts},
+                [app["spec"]["source"]["repoURL"] for app in apps],
+                {app["spec"]["destination"]["namespace"] for app in apps},
                 [{"group": "*", "kind": "*"}],
             )
         )
+        files[f"{settings['chart_dir']}/{KUSTOMIZATION}"] = _kustomization(sorted(charts))
     for project in projects:
         files[f"{ARGOCD_DIR}/{_file_name(project)}"] = project
     return files
@@ -256,35 +298,35 @@ def _helm_release(settings: dict, app: dict, depends_on: list[str]) -> dict:
 
 
 def _chart_releases(settings: dict, charts: list[dict]) -> list[dict]:
-    """HelmRepositories and HelmReleases; each release waits for the charts of the previous sync wave."""
+    """The HelmReleases of one layer's charts; each waits for the layer's charts of the previous sync wave.
+
+    Earlier layers are ready before this one starts (the Kustomizations' dependsOn), and a
+    release must never wait for one of a later layer, which would only start after it.
+    """
     waves = sorted({_wave(app) for app in charts})
     earlier = {wave: [a["metadata"]["name"] for a in charts if _wave(a) == prev] for prev, wave in pairwise(waves)}
-    repositories = {
-        url: _helm_repository(settings, url) for url in sorted({a["spec"]["source"]["repoURL"] for a in charts})
-    }
-    releases = [_helm_release(settings, app, sorted(earlier.get(_wave(app), []))) for app in charts]
-    return [*repositories.values(), *releases]
+    return [_helm_release(settings, app, sorted(earlier.get(_wave(app), []))) for app in charts]
 
 
-def _flux_files(settings: dict, members: dict, charts: list[dict]) -> dict[str, dict]:
-    """GitRepository, root and layer Kustomizations, and the charts as HelmReleases."""
+def _flux_files(settings: dict, members: dict, charts: dict[str, dict]) -> dict[str, dict]:
+    """GitRepository and HelmRepositories, root and layer Kustomizations, the charts as HelmReleases."""
     files: dict[str, dict] = {}
     name, base = settings["name"], settings["path"]
-    chart_objects = _chart_releases(settings, charts)
-    for obj in chart_objects:
-        files[f"{FLUX_DIR}/{CHARTS}/{_file_name(obj)}"] = obj
-    if chart_objects:
-        files[f"{FLUX_DIR}/{CHARTS}/{KUSTOMIZATION}"] = _kustomization(sorted(_file_name(o) for o in chart_objects))
+    chart_dir = f"{FLUX_DIR}/{CHARTS}"
     previous = None
-    for layer, components in members.items():
-        resources = [f"../../../{c}" if c != CHARTS else f"../../{CHARTS}" for c in components]
-        files[f"{FLUX_DIR}/layers/{layer}/{KUSTOMIZATION}"] = _kustomization(resources)
+    for layer, units in members.items():
+        for release in _chart_releases(settings, [charts[c] for c in map(_chart_name, units) if c]):
+            files[f"{chart_dir}/{release['metadata']['name']}/{_file_name(release)}"] = release
+            files[f"{chart_dir}/{release['metadata']['name']}/{KUSTOMIZATION}"] = _kustomization([_file_name(release)])
+        files[f"{FLUX_DIR}/layers/{layer}/{KUSTOMIZATION}"] = _kustomization(_layer_resources(units, chart_dir))
         kustomization = _flux_kustomization(settings, f"{name}-{layer}", f"{base}/{FLUX_DIR}/layers/{layer}", previous)
         files[f"{FLUX_DIR}/{_file_name(kustomization)}"] = kustomization
         previous = f"{name}-{layer}"
-    files[f"{FLUX_DIR}/{_file_name(_flux_kustomization(settings, name, f'{base}/{FLUX_DIR}', None))}"] = (
-        _flux_kustomization(settings, name, f"{base}/{FLUX_DIR}", None)
-    )
+    if charts:
+        files[f"{chart_dir}/{KUSTOMIZATION}"] = _kustomization(sorted(charts))
+    # Sources with the GitRepository, applied by the root Kustomization: every layer's releases find them.
+    repositories = sorted({app["spec"]["source"]["repoURL"] for app in charts.values()})
+    root = _flux_kustomization(settings, name, f"{base}/{FLUX_DIR}", None)
     repository = {
         "apiVersion": "source.toolkit.fluxcd.io/v1",
         "kind": "GitRepository",
@@ -295,7 +337,8 @@ def _flux_files(settings: dict, members: dict, charts: list[dict]) -> dict[str, 
             "ref": _flux_ref(settings["revision"]),
         },
     }
-    files[f"{FLUX_DIR}/{_file_name(repository)}"] = repository
+    for obj in [root, repository, *(_helm_repository(settings, url) for url in repositories)]:
+        files[f"{FLUX_DIR}/{_file_name(obj)}"] = obj
     return files
 
 
@@ -308,16 +351,13 @@ def gitops_files(rendered: dict[str, dict], settings: dict) -> dict[str, dict]:
     """Path (relative to the render directory) -> object, for every GitOps file of the environment."""
     directories = _directories(rendered)
     objects_by_dir = {d: [rendered[f"{d}/{n}"] for n in names] for d, names in directories.items()}
-    charts = [obj for objs in objects_by_dir.values() for obj in objs if _is_chart(obj)]
-    chart_dirs = {d for d, objs in objects_by_dir.items() if any(_is_chart(o) for o in objs)}
-    if len(chart_dirs) > 1 or len({app["spec"]["project"] for app in charts}) > 1:
-        raise AnsibleFilterError(
-            f"gitops: chart Applications must share one directory and project: {sorted(chart_dirs)}"
-        )
-    settings = {**settings, "chart_dir": next(iter(chart_dirs), "")}
-    members = _layer_members(settings["layers"], directories, chart_dirs)
+    chart_dir, charts = _chart_units(objects_by_dir)
+    plain_dirs = [d for d, objs in objects_by_dir.items() if not any(_is_chart(obj) for obj in objs)]
+    settings = {**settings, "chart_dir": chart_dir}
+    members = _layer_members(settings["layers"], plain_dirs, sorted(charts))
     files = {f"{d}/{KUSTOMIZATION}": _kustomization(names) for d, names in directories.items()}
-    files.update(_argocd_files(settings, members, objects_by_dir, charts))
+    plain = [obj for d in plain_dirs for obj in objects_by_dir[d]]
+    files.update(_argocd_files(settings, members, plain, charts))
     files.update(_flux_files(settings, members, charts))
     for directory in (ARGOCD_DIR, FLUX_DIR):
         files[f"{directory}/{KUSTOMIZATION}"] = _top_kustomization(files, directory)

