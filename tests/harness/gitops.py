@@ -5,9 +5,11 @@ test can assert on a real render and on a copy broken on purpose:
 
 - ``kustomization_errors``: every kustomization.yaml lists exactly the files
   beside it, and the directories it names are kustomizations;
-- ``layer_order_errors``: every layer that brings CRDs (an upstream chart or a
-  CustomResourceDefinition) is ordered before every layer creating custom
-  resources, judged from the objects each layer builds;
+- ``layer_order_errors``: the CRDs of every custom resource a layer creates come
+  from an earlier layer (an upstream chart that installs them, or a
+  CustomResourceDefinition), judged from the objects each layer builds;
+- ``reference_order_errors``: nothing waits for a StorageClass or a MetalLB
+  address pool that only a later layer (or a later sync wave) creates;
 - ``flux_chain_errors``: the Flux layer Kustomizations form one chain through
   ``dependsOn``, without cycles or dangling references;
 - ``project_errors``: each AppProject allows exactly the repositories,
@@ -38,7 +40,18 @@ from tests.harness.servers import MissingBinary
 WAVE = "argocd.argoproj.io/sync-wave"
 # Kinds served by the GitOps tool itself, not by any layer.
 TOOL_GROUPS = {"argoproj.io", "source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "helm.toolkit.fluxcd.io"}
-CHART_KINDS = {"HelmRelease"}
+# API groups of the CRDs each upstream chart installs (those the rendered objects use), by chart.
+CHART_CRD_GROUPS = {
+    "cert-manager": {"cert-manager.io", "acme.cert-manager.io"},
+    "cloudnative-pg": {"postgresql.cnpg.io"},
+    "plugin-barman-cloud": {"barmancloud.cnpg.io"},
+    "kube-prometheus-stack": {"monitoring.coreos.com"},
+    "metallb": {"metallb.io"},
+}
+# Keys that name a StorageClass, in objects and in chart values alike.
+STORAGE_CLASS_KEYS = {"storageClassName", "storageClass"}
+# A LoadBalancer Service waits for an address from any auto-assigning pool.
+ANY_POOL = ("IPAddressPool", "*")
 
 
 @dataclass
@@ -92,28 +105,93 @@ def _group(obj: dict) -> str:
     return obj["apiVersion"].rpartition("/")[0]
 
 
+def _wave(obj: dict) -> int:
+    return int((obj["metadata"].get("annotations") or {}).get(WAVE, 0))
+
+
 def _is_custom(obj: dict) -> bool:
     group = _group(obj)
     return "." in group and not group.endswith(".k8s.io") and group not in TOOL_GROUPS
 
 
-def _brings_crds(obj: dict) -> bool:
-    chart_application = obj["kind"] == "Application" and "chart" in obj.get("spec", {}).get("source", {})
-    return chart_application or obj["kind"] in CHART_KINDS or obj["kind"] == "CustomResourceDefinition"
+def _chart(obj: dict) -> str | None:
+    """The upstream chart an Argo CD Application or a Flux HelmRelease installs."""
+    if obj["kind"] == "Application":
+        return obj.get("spec", {}).get("source", {}).get("chart")
+    if obj["kind"] == "HelmRelease":
+        return obj["spec"]["chart"]["spec"]["chart"]
+    return None
+
+
+def _crd_groups(obj: dict) -> set[str]:
+    if obj["kind"] == "CustomResourceDefinition":
+        return {obj["spec"]["group"]}
+    return CHART_CRD_GROUPS.get(_chart(obj) or "", set())
 
 
 def layer_order_errors(layers: list[Layer]) -> list[str]:
-    """A layer creating custom resources comes after every layer that brings CRDs."""
-    providers = [layer for layer in layers if any(_brings_crds(obj) for obj in layer.objects)]
+    """A layer creating custom resources comes after every layer that brings their CRDs."""
+    providers: dict[str, list[Layer]] = {}
+    for layer in layers:
+        for group in {group for obj in layer.objects for group in _crd_groups(obj)}:
+            providers.setdefault(group, []).append(layer)
     problems = []
     for layer in layers:
-        users = sorted({f"{_group(obj)}/{obj['kind']}" for obj in layer.objects if _is_custom(obj)})
-        for provider in providers:
-            if users and provider.order >= layer.order:
-                problems.append(
-                    f"layer {layer.name} (order {layer.order}) creates {', '.join(users)} but layer "
-                    f"{provider.name}, which brings CRDs, has order {provider.order}"
-                )
+        for kind in sorted({f"{_group(obj)}/{obj['kind']}" for obj in layer.objects if _is_custom(obj)}):
+            group = kind.rpartition("/")[0]
+            if group not in providers:
+                problems.append(f"layer {layer.name} creates {kind} but no layer brings its CRDs")
+            problems += [
+                f"layer {layer.name} (order {layer.order}) creates {kind} but layer {provider.name}, which brings "
+                f"its CRDs, has order {provider.order}"
+                for provider in providers.get(group, [])
+                if provider.order >= layer.order
+            ]
+    return problems
+
+
+def _needs(node: object) -> set[tuple[str, str]]:
+    """What an object (chart values included) waits for: StorageClasses it names, a pool for a LoadBalancer."""
+    if isinstance(node, list):
+        return {need for item in node for need in _needs(item)}
+    if not isinstance(node, dict):
+        return set()
+    found = {("StorageClass", v) for k, v in node.items() if k in STORAGE_CLASS_KEYS and isinstance(v, str) and v}
+    if node.get("type") == "LoadBalancer":
+        found.add(ANY_POOL)
+    return found | {need for value in node.values() for need in _needs(value)}
+
+
+def _provides(obj: dict) -> set[tuple[str, str]]:
+    if obj["kind"] == "StorageClass":
+        return {("StorageClass", obj["metadata"]["name"])}
+    return {ANY_POOL} if obj["kind"] == "IPAddressPool" else set()
+
+
+def reference_order_errors(layers: list[Layer]) -> list[str]:
+    """Nothing waits for a StorageClass or an address pool that only a later layer or sync wave creates.
+
+    A PersistentVolumeClaim of an absent class stays Pending, a LoadBalancer Service
+    without a pool gets no address: helm --wait (Flux) and Argo CD's health checks then
+    wait for ever, and the later layer never starts. Position = (layer order, sync wave).
+    What no layer creates (a cloud's load balancer, a class the cluster has) is not checked.
+    """
+    first: dict[tuple[str, str], tuple[tuple[int, int], str]] = {}
+    for layer in layers:
+        for obj in layer.objects:
+            created = ((layer.order, _wave(obj)), layer.name)
+            for provided in _provides(obj):
+                first[provided] = min(first.get(provided, created), created)
+    problems = []
+    for layer in layers:
+        for obj in layer.objects:
+            for need in sorted(_needs(obj) & first.keys()):
+                position, provider = first[need]
+                if (layer.order, _wave(obj)) < position:
+                    problems.append(
+                        f"layer {layer.name}: {describe(obj)} needs {need[0]} {need[1]}, which only layer {provider} "
+                        f"creates, at (order, wave) {position}"
+                    )
     return problems
 
 

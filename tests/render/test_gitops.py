@@ -31,11 +31,12 @@ from tests.harness.gitops import (
     kustomize_build,
     layer_order_errors,
     project_errors,
+    reference_order_errors,
 )
 from tests.harness.kube_schemas import schema_errors
 
 # Inventory -> the repository path its render is committed to (gitops_path).
-ENVIRONMENTS = {"local": "clusters/kind-dev", "aws/prod": "clusters/aws-prod"}
+ENVIRONMENTS = {"local": "clusters/kind-dev", "aws/prod": "clusters/aws-prod", "gcp/prod": "clusters/gcp-prod"}
 GITOPS_KINDS = {"Application", "AppProject", "GitRepository", "Kustomization", "HelmRepository", "HelmRelease"}
 
 
@@ -76,7 +77,6 @@ def test_every_kustomization_lists_exactly_its_files(tree):
 def test_argocd_layers_bring_crds_before_their_custom_resources(tree):
     _, directory, prefix = tree
     layers = argocd_layers(directory, prefix)
-    assert [layer.name for layer in layers][:1] == ["sre-platform-operators"]
     assert len({layer.order for layer in layers}) == len(layers), "two layers share a sync wave"
     problems = layer_order_errors(layers)
     assert not problems, "\n".join(problems)
@@ -93,6 +93,13 @@ def test_flux_layers_form_one_chain_in_the_argocd_order(tree):
     assert not layer_order_errors(layers), layer_order_errors(layers)
     assert [layer.name for layer in layers] == [layer.name for layer in argocd_layers(directory, prefix)]
     assert [layer.order for layer in layers] == list(range(len(layers)))
+
+
+def test_no_layer_waits_for_a_storage_class_or_address_pool_of_a_later_layer(tree):
+    _, directory, prefix = tree
+    for layers in (argocd_layers(directory, prefix), flux_layers(directory, prefix)):
+        problems = reference_order_errors(layers)
+        assert not problems, "\n".join(problems)
 
 
 def test_every_gitops_kustomization_builds_with_kustomize(tree):
@@ -162,6 +169,52 @@ def test_wave_order_check_rejects_a_layer_before_its_operators(render_once):
     ]
     problems = layer_order_errors(broken)
     assert any("sre-platform-database" in p and "postgresql.cnpg.io/Cluster" in p for p in problems), problems
+
+
+def test_wave_order_check_judges_each_crd_group_by_the_chart_that_brings_it(render_once):
+    directory, _ = render_once("local")
+    layers = argocd_layers(directory, ENVIRONMENTS["local"])
+    # The pool comes after MetalLB's chart and before the charts that bring other CRDs: right.
+    assert layer_order_errors(layers) == []
+    before_metallb = [Layer(layer.name, -layer.order, layer.objects) for layer in layers[:2]] + layers[2:]
+    assert layer_order_errors(before_metallb) == [
+        f"layer sre-platform-address-pool (order -1) creates metallb.io/{kind} but layer "
+        "sre-platform-foundation, which brings its CRDs, has order 0"
+        for kind in ("IPAddressPool", "L2Advertisement")
+    ]
+    assert layer_order_errors(layers[1:]) == [
+        f"layer sre-platform-address-pool creates metallb.io/{kind} but no layer brings its CRDs"
+        for kind in ("IPAddressPool", "L2Advertisement")
+    ]
+
+
+def test_reference_check_rejects_storage_and_a_pool_created_after_their_users(render_once):
+    directory, _ = render_once("local")
+    late = {"StorageClass", "IPAddressPool"}
+    broken = [
+        Layer(layer.name, 99 if any(obj["kind"] in late for obj in layer.objects) else layer.order, layer.objects)
+        for layer in argocd_layers(directory, ENVIRONMENTS["local"])
+    ]
+    problems = reference_order_errors(broken)
+    assert any("kube-prometheus-stack needs StorageClass platform" in p for p in problems), problems
+    assert any("kube-prometheus-stack needs IPAddressPool *" in p for p in problems), problems
+    assert any("Service databases/pg-main-rw-lb needs IPAddressPool *" in p for p in problems), problems
+
+
+def test_reference_check_orders_by_sync_wave_inside_a_layer():
+    storage = {"kind": "StorageClass", "metadata": {"name": "fast", "annotations": {WAVE: "0"}}}
+    claim = {"kind": "PersistentVolumeClaim", "metadata": {"name": "data"}, "spec": {"storageClassName": "fast"}}
+    chart = {
+        "kind": "Application",
+        "metadata": {"name": "db", "annotations": {WAVE: "-5"}},
+        "spec": {"source": {"chart": "db", "helm": {"valuesObject": {"persistence": {"storageClass": "fast"}}}}},
+    }
+    assert reference_order_errors([Layer("base", 0, [storage, claim])]) == []
+    assert reference_order_errors([Layer("base", 0, [storage, chart])]) == [
+        "layer base: Application -/db needs StorageClass fast, which only layer base creates, at (order, wave) (0, 0)"
+    ]
+    # A class no layer creates (the cluster's own) is not the render's to order.
+    assert reference_order_errors([Layer("base", 0, [claim])]) == []
 
 
 def test_schema_check_rejects_an_application_with_an_unknown_field(render_once):
