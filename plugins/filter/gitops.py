@@ -17,13 +17,17 @@ turns that tree into a GitOps repository path for one environment:
 - Flux: a GitRepository and a HelmRepository per chart repository (the sources,
   applied by the root Kustomization for ``flux/`` itself), one Kustomization per
   layer chained with ``dependsOn``, and a HelmRelease per chart Application,
-  values carried over.
+  values carried over;
+- the replicas of every running Deployment an HPA scales are the HPA's: Argo CD
+  ignores them and keeps the live value when it syncs, Flux's layer build leaves
+  them out. A parked Deployment's 0 stays enforced.
 
 The result maps a path relative to the render directory to the object to write.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from itertools import pairwise
@@ -38,6 +42,7 @@ KUSTOMIZATION = "kustomization.yaml"
 WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
 PART_OF = {"app.kubernetes.io/part-of": "sre-platform", "app.kubernetes.io/component": "gitops"}
 SYNC_RETRY = {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "3m"}}
+REPLICAS = "/spec/replicas"
 
 
 def _file_name(obj: dict) -> str:
@@ -134,6 +139,45 @@ def _layer_resources(units: list[str], chart_dir: str) -> list[str]:
     return [f"../../../{chart_dir}/{_chart_name(u)}" if _chart_name(u) else f"../../../{u}" for u in units]
 
 
+def _autoscaled(objects: list[dict]) -> list[tuple[str, str]]:
+    """(namespace, name) of each running Deployment an HPA sizes: Argo CD and Flux must leave its replicas alone.
+
+    A parked Deployment (0 replicas, blue/green's idle slot) is not one: the HPA does not
+    scale a Deployment at 0, so its 0 stays enforced from Git.
+    """
+    scaled = {
+        (hpa["metadata"].get("namespace", ""), hpa["spec"]["scaleTargetRef"]["name"])
+        for hpa in objects
+        if hpa["kind"] == "HorizontalPodAutoscaler" and hpa["spec"]["scaleTargetRef"]["kind"] == "Deployment"
+    }
+    deployments = [obj for obj in objects if obj["kind"] == "Deployment" and obj["spec"].get("replicas", 1) > 0]
+    return sorted({(d["metadata"].get("namespace", ""), d["metadata"]["name"]) for d in deployments} & scaled)
+
+
+def _keep_live_replicas(app: dict, deployments: list[tuple[str, str]]) -> dict:
+    """Argo CD: ignore these Deployments' replicas, and keep the live value when syncing (selfHeal would not)."""
+    if deployments:
+        app["spec"]["ignoreDifferences"] = [
+            {"group": "apps", "kind": "Deployment", "namespace": namespace, "name": name, "jsonPointers": [REPLICAS]}
+            for namespace, name in deployments
+        ]
+        app["spec"]["syncPolicy"]["syncOptions"].append("RespectIgnoreDifferences=true")
+    return app
+
+
+def _omit_replicas(kustomization: dict, deployments: list[tuple[str, str]]) -> dict:
+    """Flux has no ignore rule and applies what it builds: the build leaves these Deployments' replicas out."""
+    if deployments:
+        kustomization["patches"] = [
+            {
+                "target": {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": ns, "name": name},
+                "patch": json.dumps([{"op": "remove", "path": REPLICAS}]),
+            }
+            for ns, name in deployments
+        ]
+    return kustomization
+
+
 def _namespaces(objects: list[dict]) -> set[str]:
     return {obj["metadata"]["namespace"] for obj in objects if obj["metadata"].get("namespace")}
 
@@ -190,7 +234,9 @@ def _app_project(settings: dict, name: str, description: str, repos: list[str], 
     }
 
 
-def _argocd_files(settings: dict, members: dict, plain: list[dict], charts: dict[str, dict]) -> dict[str, dict]:
+def _argocd_files(
+    settings: dict, members: dict, plain: list[dict], charts: dict[str, dict], autoscaled: dict
+) -> dict[str, dict]:
     """AppProjects, the layer Applications and the root Application, with their layer kustomizations."""
     files: dict[str, dict] = {}
     name, base = settings["name"], settings["path"]
@@ -198,7 +244,10 @@ def _argocd_files(settings: dict, members: dict, plain: list[dict], charts: dict
         files[f"{ARGOCD_DIR}/layers/{layer}/{KUSTOMIZATION}"] = _kustomization(
             _layer_resources(units, settings["chart_dir"])
         )
-        app = _argocd_application(settings, f"{name}-{layer}", f"{base}/{ARGOCD_DIR}/layers/{layer}", wave)
+        app = _keep_live_replicas(
+            _argocd_application(settings, f"{name}-{layer}", f"{base}/{ARGOCD_DIR}/layers/{layer}", wave),
+            autoscaled[layer],
+        )
         files[f"{ARGOCD_DIR}/{_file_name(app)}"] = app
     root = _argocd_application(settings, name, f"{base}/{ARGOCD_DIR}", -2)
     files[f"{ARGOCD_DIR}/{_file_name(root)}"] = root
@@ -308,7 +357,7 @@ def _chart_releases(settings: dict, charts: list[dict]) -> list[dict]:
     return [_helm_release(settings, app, sorted(earlier.get(_wave(app), []))) for app in charts]
 
 
-def _flux_files(settings: dict, members: dict, charts: dict[str, dict]) -> dict[str, dict]:
+def _flux_files(settings: dict, members: dict, charts: dict[str, dict], autoscaled: dict) -> dict[str, dict]:
     """GitRepository and HelmRepositories, root and layer Kustomizations, the charts as HelmReleases."""
     files: dict[str, dict] = {}
     name, base = settings["name"], settings["path"]
@@ -318,7 +367,9 @@ def _flux_files(settings: dict, members: dict, charts: dict[str, dict]) -> dict[
         for release in _chart_releases(settings, [charts[c] for c in map(_chart_name, units) if c]):
             files[f"{chart_dir}/{release['metadata']['name']}/{_file_name(release)}"] = release
             files[f"{chart_dir}/{release['metadata']['name']}/{KUSTOMIZATION}"] = _kustomization([_file_name(release)])
-        files[f"{FLUX_DIR}/layers/{layer}/{KUSTOMIZATION}"] = _kustomization(_layer_resources(units, chart_dir))
+        files[f"{FLUX_DIR}/layers/{layer}/{KUSTOMIZATION}"] = _omit_replicas(
+            _kustomization(_layer_resources(units, chart_dir)), autoscaled[layer]
+        )
         kustomization = _flux_kustomization(settings, f"{name}-{layer}", f"{base}/{FLUX_DIR}/layers/{layer}", previous)
         files[f"{FLUX_DIR}/{_file_name(kustomization)}"] = kustomization
         previous = f"{name}-{layer}"
@@ -357,8 +408,12 @@ def gitops_files(rendered: dict[str, dict], settings: dict) -> dict[str, dict]:
     members = _layer_members(settings["layers"], plain_dirs, sorted(charts))
     files = {f"{d}/{KUSTOMIZATION}": _kustomization(names) for d, names in directories.items()}
     plain = [obj for d in plain_dirs for obj in objects_by_dir[d]]
-    files.update(_argocd_files(settings, members, plain, charts))
-    files.update(_flux_files(settings, members, charts))
+    autoscaled = {
+        layer: _autoscaled([obj for unit in units if not _chart_name(unit) for obj in objects_by_dir[unit]])
+        for layer, units in members.items()
+    }
+    files.update(_argocd_files(settings, members, plain, charts, autoscaled))
+    files.update(_flux_files(settings, members, charts, autoscaled))
     for directory in (ARGOCD_DIR, FLUX_DIR):
         files[f"{directory}/{KUSTOMIZATION}"] = _top_kustomization(files, directory)
     return dict(sorted(files.items()))

@@ -16,6 +16,9 @@ test can assert on a real render and on a copy broken on purpose:
   destination namespaces and cluster-scoped kinds its Applications use;
 - ``kustomize_build``: what real kustomize builds from a directory, which also
   checks that it loads files only from below each kustomization;
+- ``replica_errors``: with what each tool enforces on every sync
+  (``argocd_enforced_replicas``, ``flux_enforced_replicas``), an HPA alone sizes
+  every running Deployment it scales, and a parked Deployment stays at 0;
 - ``destination_errors``: Argo CD would accept every Application's destination,
   and the namespace of every object it syncs, in its AppProject (Argo CD's glob
   matching, ``argocd_glob``).
@@ -386,3 +389,69 @@ def kustomize_build(directory: Path) -> list[dict]:
     if run.returncode != 0:
         raise AssertionError(f"kubectl kustomize {directory} failed: {run.stderr}")
     return [doc for doc in yaml.safe_load_all(run.stdout) if doc]
+
+
+# Argo CD keeps the live value of an ignored field on sync only with this option.
+RESPECT_IGNORE = "RespectIgnoreDifferences=true"
+REPLICAS = "/spec/replicas"
+
+
+def _key(obj: dict) -> tuple[str, str]:
+    return obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+
+
+def _argocd_ignores(app: dict, obj: dict, pointer: str) -> bool:
+    """Argo CD leaves the field as it is live when it syncs obj: a rule of the Application covers it."""
+    if RESPECT_IGNORE not in app["spec"].get("syncPolicy", {}).get("syncOptions", []):
+        return False
+    namespace, name = _key(obj)
+    return any(
+        rule["kind"] == obj["kind"]
+        and rule.get("group", "") == _group(obj)
+        and rule.get("name", name) == name
+        and rule.get("namespace", namespace) == namespace
+        and pointer in rule.get("jsonPointers", [])
+        for rule in app["spec"].get("ignoreDifferences", [])
+    )
+
+
+def argocd_enforced_replicas(delivered: list[tuple[dict, list[dict]]]) -> dict[tuple[str, str], int | None]:
+    """(namespace, name) -> the replicas Argo CD sets on each sync (selfHeal), None where it keeps the live value.
+
+    ``delivered``: each Application with the objects it syncs from Git.
+    """
+    return {
+        _key(obj): None if _argocd_ignores(app, obj, REPLICAS) else obj["spec"].get("replicas")
+        for app, objects in delivered
+        for obj in objects
+        if obj["kind"] == "Deployment"
+    }
+
+
+def flux_enforced_replicas(built: list[dict]) -> dict[tuple[str, str], int | None]:
+    """(namespace, name) -> the replicas Flux applies on each reconcile, None where the object omits them.
+
+    ``built``: what kustomize builds for the layers (patches applied), as Flux applies it.
+    """
+    return {_key(obj): obj["spec"].get("replicas") for obj in built if obj["kind"] == "Deployment"}
+
+
+def replica_errors(rendered: list[dict], enforced: dict[tuple[str, str], int | None]) -> list[str]:
+    """Who sets each rendered Deployment's replicas: the HPA when it runs, Git when parked or without an HPA.
+
+    The HPA does not scale a Deployment at 0, so a parked slot's 0 must stay enforced.
+    """
+    scaled = {
+        (obj["metadata"].get("namespace", ""), obj["spec"]["scaleTargetRef"]["name"])
+        for obj in rendered
+        if obj["kind"] == "HorizontalPodAutoscaler" and obj["spec"]["scaleTargetRef"]["kind"] == "Deployment"
+    }
+    problems = []
+    for obj in (obj for obj in rendered if obj["kind"] == "Deployment"):
+        wanted, got = obj["spec"].get("replicas", 1), enforced.get(_key(obj), "not delivered")
+        if _key(obj) in scaled and wanted > 0 and got is not None:
+            problems.append(f"{describe(obj)}: its HPA scales it, but every sync sets it back to {got} replicas")
+        elif (_key(obj) not in scaled or wanted == 0) and got != wanted:
+            sync = "no sync enforces them" if got is None else f"the sync sets {got}"
+            problems.append(f"{describe(obj)}: rendered with {wanted} replicas, but {sync}")
+    return problems

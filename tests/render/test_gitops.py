@@ -18,25 +18,30 @@ from ansible_collections.sre.platform.plugins.filter.gitops import gitops_files
 
 from tests.harness.ansible import run_playbook
 from tests.harness.gitops import (
+    RESPECT_IGNORE,
     WAVE,
     Layer,
+    argocd_enforced_replicas,
     argocd_glob,
     argocd_layers,
     build,
     destination_errors,
     destination_permitted,
     flux_chain_errors,
+    flux_enforced_replicas,
     flux_layers,
     kustomization_errors,
     kustomize_build,
     layer_order_errors,
     project_errors,
     reference_order_errors,
+    replica_errors,
 )
 from tests.harness.kube_schemas import schema_errors
 
 # Inventory -> the repository path its render is committed to (gitops_path).
 ENVIRONMENTS = {"local": "clusters/kind-dev", "aws/prod": "clusters/aws-prod", "gcp/prod": "clusters/gcp-prod"}
+SCALING_KINDS = {"Deployment", "HorizontalPodAutoscaler"}
 GITOPS_KINDS = {"Application", "AppProject", "GitRepository", "Kustomization", "HelmRepository", "HelmRelease"}
 
 
@@ -111,6 +116,33 @@ def test_every_gitops_kustomization_builds_with_kustomize(tree):
 
 def _identities(objects):
     return sorted((obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"]) for obj in objects)
+
+
+def _argocd_delivery(directory, prefix):
+    """Each Application of argocd/ with the objects it syncs."""
+    delivered = _delivered(directory, prefix)
+    return [
+        (app, delivered[app["metadata"]["name"]]) for app in build(directory / "argocd") if app["kind"] == "Application"
+    ]
+
+
+def _flux_delivery(directory):
+    """What Flux applies: every layer as kustomize builds it, patches included."""
+    return [
+        obj
+        for path in sorted(directory.glob("flux/layers/*/kustomization.yaml"))
+        for obj in kustomize_build(path.parent)
+    ]
+
+
+def test_gitops_leaves_the_replicas_of_running_deployments_to_their_hpa(tree):
+    _, directory, prefix = tree
+    argocd = _argocd_delivery(directory, prefix)
+    rendered = [obj for _, objects in argocd for obj in objects if obj["kind"] in SCALING_KINDS]
+    assert {obj["kind"] for obj in rendered} == SCALING_KINDS
+    for enforced in (argocd_enforced_replicas(argocd), flux_enforced_replicas(_flux_delivery(directory))):
+        problems = replica_errors(rendered, enforced)
+        assert not problems, "\n".join(problems)
 
 
 def test_app_projects_allow_only_what_their_applications_use(tree):
@@ -215,6 +247,41 @@ def test_reference_check_orders_by_sync_wave_inside_a_layer():
     ]
     # A class no layer creates (the cluster's own) is not the render's to order.
     assert reference_order_errors([Layer("base", 0, [claim])]) == []
+
+
+def test_replica_check_rejects_a_sync_that_resets_the_hpa_or_unparks_a_slot(render_once):
+    directory, _ = render_once("local")
+    rendered = [obj for obj in build(directory / "apps") if obj["metadata"].get("namespace") == "user-hasher"]
+    # What a sync of the objects as rendered enforces, and a parked slot left to whoever scales it.
+    enforced = {**flux_enforced_replicas(rendered), ("user-hasher", "user-hasher-green"): None}
+    assert replica_errors(rendered, enforced) == [
+        "Deployment user-hasher/user-hasher-blue: its HPA scales it, but every sync sets it back to 3 replicas",
+        "Deployment user-hasher/user-hasher-green: rendered with 0 replicas, but no sync enforces them",
+    ]
+
+
+def test_argocd_keeps_live_replicas_only_with_an_ignore_rule_it_respects():
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"replicas": 3},
+    }
+    rule = {
+        "group": "apps",
+        "kind": "Deployment",
+        "name": "web",
+        "namespace": "shop",
+        "jsonPointers": ["/spec/replicas"],
+    }
+    app = {"spec": {"ignoreDifferences": [rule], "syncPolicy": {"syncOptions": [RESPECT_IGNORE]}}}
+    assert argocd_enforced_replicas([(app, [deployment])]) == {("shop", "web"): None}
+    # Without RespectIgnoreDifferences the diff is hidden, but a sync still applies Git's 3.
+    app["spec"]["syncPolicy"]["syncOptions"] = []
+    assert argocd_enforced_replicas([(app, [deployment])]) == {("shop", "web"): 3}
+    app["spec"]["syncPolicy"]["syncOptions"] = [RESPECT_IGNORE]
+    rule["name"] = "other"
+    assert argocd_enforced_replicas([(app, [deployment])]) == {("shop", "web"): 3}
 
 
 def test_schema_check_rejects_an_application_with_an_unknown_field(render_once):
