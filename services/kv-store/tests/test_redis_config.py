@@ -52,15 +52,14 @@ def test_wrong_password_is_a_clear_503(start_service, server_factory):
     assert get_json(f"{kv.url}/readyz") == (200, {"status": "ready"}), "a shared dependency never makes it unready"
 
 
+def _kv_through_sentinel(start_service, sentinel, **env):
+    """kv-store finding its master through ``sentinel``; REDIS_URL stays at its default, where nothing listens."""
+    return start_service("kv-store", REDIS_SENTINELS=f"{LOOPBACK}:{sentinel.port}", REDIS_SENTINEL_MASTER=MASTER, **env)
+
+
 def test_master_found_through_sentinel(start_service, server_factory):
-    # REDIS_URL is left at its default, where nothing listens: the address must come from Sentinel.
     master = server_factory(RedisServer())
-    sentinel = server_factory(SentinelServer(master))
-    kv = start_service(
-        "kv-store",
-        REDIS_SENTINELS=f"{LOOPBACK}:{sentinel.port}",
-        REDIS_SENTINEL_MASTER=MASTER,
-    )
+    kv = _kv_through_sentinel(start_service, server_factory(SentinelServer(master)))
     assert get_json(f"{kv.url}/") == (200, {"key": "test_key", "value": "Hello Redis!"})
     assert get_json(f"{kv.url}/readyz") == (200, {"status": "ready"})
 
@@ -69,11 +68,9 @@ def test_sentinel_mode_waits_for_a_free_connection(start_service, server_factory
     # One connection per worker: while Redis stalls, the other requests must wait for it
     # (up to REDIS_POOL_TIMEOUT), as in plain REDIS_URL mode, not fail at once with 503.
     master = server_factory(RedisServer())
-    sentinel = server_factory(SentinelServer(master))
-    kv = start_service(
-        "kv-store",
-        REDIS_SENTINELS=f"{LOOPBACK}:{sentinel.port}",
-        REDIS_SENTINEL_MASTER=MASTER,
+    kv = _kv_through_sentinel(
+        start_service,
+        server_factory(SentinelServer(master)),
         WEB_CONCURRENCY="1",
         REDIS_MAX_CONNECTIONS="1",
         REDIS_POOL_TIMEOUT="5",
@@ -113,7 +110,7 @@ def test_sentinel_failover_moves_writes_to_the_new_master(start_service, server_
     sentinel = server_factory(SentinelServer(master))
     watcher = Redis(host=LOOPBACK, port=sentinel.port, decode_responses=True)
     _eventually(lambda: watcher.sentinel_slaves(MASTER), "Sentinel knows the replica")
-    kv = start_service("kv-store", REDIS_SENTINELS=f"{LOOPBACK}:{sentinel.port}", REDIS_SENTINEL_MASTER=MASTER)
+    kv = _kv_through_sentinel(start_service, sentinel)
     assert _write(kv, "before") == 201
 
     watcher.execute_command("SENTINEL", "FAILOVER", MASTER)
