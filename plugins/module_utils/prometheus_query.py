@@ -5,7 +5,8 @@
   not JSON, ``status`` not ``success``);
 - ``instant_query(...)``: ``/api/v1/query`` at a given time, the ``data`` part;
 - ``query_number(...)``: an instant query that must return exactly one finite sample;
-- ``redact_url(url)``: the URL without the user and password it may carry (basic auth), for messages.
+- ``redact_url(url)``: the URL without the user and password it may carry (basic auth), for messages;
+- ``mask_url_password(module, url)``: have Ansible mask that password as it masks ``no_log`` options.
 
 Every message names Prometheus by its redacted URL, so credentials in ``base_url`` never reach an error,
 a verdict or a report.
@@ -38,6 +39,14 @@ def redact_url(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def mask_url_password(module, url: str | None) -> None:
+    """Mask the basic-auth password in ``url`` wherever Ansible masks ``no_log`` options (the invocation it
+    echoes, the result)."""
+    password = urlsplit(url or "").password
+    if password:
+        module.no_log_values.add(password)
 
 
 def get_json(

@@ -184,6 +184,7 @@ from datetime import UTC, datetime
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
+from ansible_collections.sre.platform.plugins.module_utils.prometheus_query import mask_url_password, redact_url
 from ansible_collections.sre.platform.plugins.module_utils.timestamps import iso_utc
 
 API_PATHS = {"prometheus": "/api/v1/alerts", "alertmanager": "/api/v2/alerts"}
@@ -233,16 +234,18 @@ def fetch_alerts(module: AnsibleModule, endpoint: str) -> list[dict]:
     headers = {"Accept": "application/json"}
     if params["bearer_token"]:
         headers["Authorization"] = f"Bearer {params['bearer_token']}"
+    # open_url sends a user and password in the URL as basic auth; messages name the endpoint without them.
+    shown = redact_url(endpoint)
     try:
         response = open_url(endpoint, headers=headers, validate_certs=params["validate_certs"], timeout=REQUEST_TIMEOUT)
         body = json.loads(response.read())
     except ValueError as exc:
-        raise AlertsApiError(f"{endpoint} did not answer JSON: {exc}") from exc
+        raise AlertsApiError(f"{shown} did not answer JSON: {exc}") from exc
     except Exception as exc:  # urllib raises several unrelated types (HTTPError, URLError, socket errors)
-        raise AlertsApiError(f"cannot read {endpoint}: {exc}") from exc
+        raise AlertsApiError(f"cannot read {shown}: {exc}") from exc
     raw = body.get("data", {}).get("alerts") if params["api"] == "prometheus" else body
     if not isinstance(raw, list):
-        raise AlertsApiError(f"{endpoint} answered no alert list: {str(body)[:300]}")
+        raise AlertsApiError(f"{shown} answered no alert list: {str(body)[:300]}")
     return [normalise(alert, params["api"]) for alert in raw]
 
 
@@ -270,7 +273,8 @@ class AlertWatch:
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
         self.params = module.params
-        self.endpoint = self.params["url"].rstrip("/") + API_PATHS[self.params["api"]]
+        self.url = self.params["url"].rstrip("/") + API_PATHS[self.params["api"]]
+        self.endpoint = redact_url(self.url)  # what results and messages show
         self.first_seen = {"pending": None, "firing": None, "inactive": None}
         self.last = {"labels": {}, "annotations": {}, "active_at": None}
         self.alerts: list[dict] = []
@@ -280,7 +284,7 @@ class AlertWatch:
 
     def poll(self) -> str:
         self.polls += 1
-        self.alerts = matching(fetch_alerts(self.module, self.endpoint), self.params["name"], self.params["labels"])
+        self.alerts = matching(fetch_alerts(self.module, self.url), self.params["name"], self.params["labels"])
         self.state = current_state(self.alerts)
         if self.first_seen[self.state] is None and self._counts_as_seen():
             self.first_seen[self.state] = timestamp(time.time())
@@ -353,6 +357,7 @@ def check_params(module: AnsibleModule) -> None:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    mask_url_password(module, module.params["url"])
     check_params(module)
     watch = AlertWatch(module)
     try:

@@ -208,10 +208,13 @@ import json
 import traceback
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.sre.platform.plugins.module_utils.prometheus_query import PrometheusError, query_number
+from ansible_collections.sre.platform.plugins.module_utils.prometheus_query import (
+    PrometheusError,
+    mask_url_password,
+    query_number,
+)
 from ansible_collections.sre.platform.plugins.module_utils.slo_spec import (
     SloSpecError,
     format_duration,
@@ -431,13 +434,6 @@ def write_reports(module: AnsibleModule, result: dict) -> bool:
     return changed
 
 
-def hide_url_password(module: AnsibleModule) -> None:
-    """Mask a password given in prometheus_url as Ansible masks no_log options (the invocation, the result)."""
-    password = urlsplit(module.params["prometheus_url"] or "").password
-    if password:
-        module.no_log_values.add(password)
-
-
 def main() -> None:
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
@@ -445,7 +441,7 @@ def main() -> None:
         required_together=[("window_start", "window_end")],
         supports_check_mode=True,
     )
-    hide_url_password(module)
+    mask_url_password(module, module.params["prometheus_url"])
     try:
         specs = load_specs(module.params)
     except SloSpecError as exc:

@@ -141,6 +141,17 @@ def test_bearer_token_never_appears_in_the_result(server_factory):
     assert secret not in json.dumps(result)
 
 
+@pytest.mark.parametrize("reachable", [True, False], ids=["timeout", "unreachable"])
+def test_credentials_in_the_url_reach_no_message_nor_result(server_factory, reachable):
+    host = server_factory(PrometheusServer()).url.split("://")[1] if reachable else f"127.0.0.1:{free_port()}"
+    result = run_module(MODULE, {"url": f"http://admin:Secret-pw@{host}", "name": "X", "timeout": 1, "interval": 0.5})
+    assert result["failed"] is True
+    assert f"http://{host}/api/v1/alerts" in result["msg"]
+    assert result["endpoint"] == f"http://{host}/api/v1/alerts"
+    assert "Secret-pw" not in json.dumps(result), "masked even in the module's arguments"
+    assert "admin" not in result["msg"]
+
+
 def test_an_unreachable_api_fails_with_the_url_and_the_cause():
     url = f"http://127.0.0.1:{free_port()}"
     result = run_module(MODULE, {"url": url, "name": "X", "timeout": 5, "interval": 1})
