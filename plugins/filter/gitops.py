@@ -83,13 +83,12 @@ def _directories(rendered: dict[str, dict]) -> dict[str, list[str]]:
     return {directory: sorted(names) for directory, names in sorted(directories.items())}
 
 
-def _chart_units(objects_by_dir: dict[str, list[dict]]) -> tuple[str, dict[str, dict]]:
-    """The directory of the chart Applications and chart name -> Application.
+def _chart_units(dirs: dict[str, list[dict]]) -> tuple[str, dict[str, dict]]:
+    """The directory of the chart Applications and chart name -> Application, from the directories holding them.
 
     Each chart needs a directory of its own, named after it, so that a layer can name it;
     all of them under one parent and in one project.
     """
-    dirs = {d: objs for d, objs in objects_by_dir.items() if any(_is_chart(obj) for obj in objs)}
     apps = [objs[0] for objs in dirs.values()]
     parents = {str(PurePosixPath(d).parent) for d in dirs}
     misplaced = [
@@ -136,7 +135,7 @@ def _chart_name(unit: str) -> str | None:
 
 def _layer_resources(units: list[str], chart_dir: str) -> list[str]:
     """The kustomization directories of a layer's units, from ``<tool>/layers/<layer>/``."""
-    return [f"../../../{chart_dir}/{_chart_name(u)}" if _chart_name(u) else f"../../../{u}" for u in units]
+    return [f"../../../{chart_dir}/{chart}" if (chart := _chart_name(u)) else f"../../../{u}" for u in units]
 
 
 def _autoscaled(objects: list[dict]) -> list[tuple[str, str]]:
@@ -402,8 +401,9 @@ def gitops_files(rendered: dict[str, dict], settings: dict) -> dict[str, dict]:
     """Path (relative to the render directory) -> object, for every GitOps file of the environment."""
     directories = _directories(rendered)
     objects_by_dir = {d: [rendered[f"{d}/{n}"] for n in names] for d, names in directories.items()}
-    chart_dir, charts = _chart_units(objects_by_dir)
-    plain_dirs = [d for d, objs in objects_by_dir.items() if not any(_is_chart(obj) for obj in objs)]
+    chart_dirs = {d: objs for d, objs in objects_by_dir.items() if any(_is_chart(obj) for obj in objs)}
+    chart_dir, charts = _chart_units(chart_dirs)
+    plain_dirs = [d for d in objects_by_dir if d not in chart_dirs]
     settings = {**settings, "chart_dir": chart_dir}
     members = _layer_members(settings["layers"], plain_dirs, sorted(charts))
     files = {f"{d}/{KUSTOMIZATION}": _kustomization(names) for d, names in directories.items()}
