@@ -136,9 +136,6 @@ class State:
     damage: str | None = None  # why the bookkeeping cannot be read (a table of it missing, no run recorded)
 
 
-_BOOKKEEPING = ("seed_run", "seed_manifest", "seed_chunks")
-
-
 def _fetch_dicts(cur) -> list[dict]:
     names = [column.name for column in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
@@ -150,10 +147,10 @@ def read_state(conn, schema: str) -> State:
         cur.execute(
             "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = %s),"
             " ARRAY(SELECT tablename::text FROM pg_tables WHERE schemaname = %s AND tablename = ANY(%s))",
-            (schema, schema, list(_BOOKKEEPING)),
+            (schema, schema, list(seed_schema.BOOKKEEPING_TABLES)),
         )
         schema_exists, present = cur.fetchone()
-        missing = [name for name in _BOOKKEEPING if name not in present]
+        missing = [name for name in seed_schema.BOOKKEEPING_TABLES if name not in present]
         if missing:
             conn.rollback()
             seeded = "seed_run" in present
@@ -930,7 +927,7 @@ _FINISH_STEP = "Recording the row counts and checksums in the manifest"
 
 def finish(conn, schema: str) -> dict[str, dict]:
     """Counts and checksums from the chunk records into the manifest; mark the run complete; return them."""
-    names = {name: qualified(schema, name) for name in ("seed_run", "seed_manifest", "seed_chunks")}
+    names = {name: qualified(schema, name) for name in seed_schema.BOOKKEEPING_TABLES}
     with conn.cursor() as cur:
         cur.execute(
             sql.SQL(

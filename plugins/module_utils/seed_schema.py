@@ -215,6 +215,8 @@ TABLES: tuple[Table, ...] = (
 )
 
 TABLE_NAMES = tuple(table.name for table in TABLES)
+# pg_seed's own tables: the run, the manifest of counts and checksums, and the chunks loaded.
+BOOKKEEPING_TABLES = ("seed_run", "seed_manifest", "seed_chunks")
 
 
 def table(name: str) -> Table:
@@ -362,7 +364,7 @@ def manifest_sql(schema: str) -> list[sql.Composable]:
             loaded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
             PRIMARY KEY (table_name, chunk))""",
     ]
-    names = {name: qualified(schema, name) for name in ("seed_run", "seed_manifest", "seed_chunks")}
+    names = {name: qualified(schema, name) for name in BOOKKEEPING_TABLES}
     return [sql.SQL(statement).format(**names) for statement in statements]
 
 
