@@ -1,12 +1,13 @@
 """gunicorn settings for kv-store: ``gunicorn -c gunicorn.conf.py 'kv_store:create_app()'``.
 
-Only standard-library code is imported here: this file runs in the master,
+Only standard-library code (and gunicorn's own) is imported here: this file runs in the master,
 before gevent patches the standard library and before prometheus_client must
 see PROMETHEUS_MULTIPROC_DIR, so the application is imported by each worker.
 
 gevent workers: a request mostly waits on Redis, and greenlets wait cheaply
 (measured here: 2 gevent workers ~3,800 rps, 2 sync ~2,500). Metrics from all
-workers are added up through PROMETHEUS_MULTIPROC_DIR.
+workers are added up through PROMETHEUS_MULTIPROC_DIR. The worker class answers
+the requests gunicorn refuses (malformed, over the head limits) with JSON errors.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import signal
 import tempfile
 
 from service_common.env import env_int, env_str, server_settings_from_env
+from service_common.http_errors import HEAD_LIMITS
 from service_common.lifecycle import graceful
 from service_common.observability import configure_logging
 
@@ -30,13 +32,15 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 bind = f"{_settings.host}:{_settings.port}"
 workers = env_int("WEB_CONCURRENCY", 2, 1, 64)
-worker_class = "gevent"
+# gunicorn's gevent worker, answering the requests gunicorn refuses with JSON errors.
+worker_class = "service_common.gunicorn_worker.JsonErrorGeventWorker"
 worker_connections = env_int("GUNICORN_WORKER_CONNECTIONS", 1000, 1, 100_000)
 keepalive = env_int("GUNICORN_KEEPALIVE", 5, 0, 300)
 timeout = env_int("GUNICORN_TIMEOUT", 30, 1, 3600)
-# gunicorn's default, written down because /delete carries a key in its URL: the longest
-# (MAX_KEY_BYTES, 1,024 bytes, every one as %XX) makes a request line of about 3,100 bytes.
-limit_request_line = 4094
+# The request head limits every service shares (http_errors.HEAD_LIMITS): over them, 414 or 431.
+limit_request_line = HEAD_LIMITS.request_line
+limit_request_fields = HEAD_LIMITS.fields
+limit_request_field_size = HEAD_LIMITS.field_size
 # The unready delay comes out of the same budget as the requests in flight.
 graceful_timeout = int(_settings.shutdown_delay + _settings.graceful_timeout + 0.999)
 # Heartbeat files: /dev/shm is writable and in memory even with a read-only root filesystem.

@@ -1,8 +1,10 @@
 """Code shared by the sre.platform services.
 
 Configuration from the environment, structured JSON logs with a request id,
-liveness/readiness state with graceful shutdown, and HTTP metrics that carry
-the identity labels (app version, pod IP, node IP) required on every series.
-``asgi`` holds the FastAPI side, ``wsgi`` the Flask side; the rest is
-framework-free and depends on the standard library only.
+liveness/readiness state with graceful shutdown, HTTP metrics that carry
+the identity labels (app version, pod IP, node IP) required on every series,
+and JSON answers for the requests the servers refuse (``http_errors``).
+``asgi`` holds the FastAPI side, ``wsgi`` the Flask side and
+``gunicorn_worker`` its gunicorn worker; the rest is framework-free and
+depends on the standard library only.
 """

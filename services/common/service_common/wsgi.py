@@ -205,3 +205,8 @@ def install_observability(app: Flask, identity: Identity, access_log: bool) -> H
 def readiness_of(app: Flask) -> Readiness | None:
     """The readiness state ``install_observability`` attached to ``app``, if any."""
     return app.extensions.get(EXTENSION, {}).get("readiness")
+
+
+def metrics_of(app: Flask) -> HttpMetrics | None:
+    """The metrics ``install_observability`` attached to ``app``, if any."""
+    return app.extensions.get(EXTENSION, {}).get("metrics")

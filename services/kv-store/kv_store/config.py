@@ -12,8 +12,8 @@ LIST_MAX_PAGE = 1000
 RANDOM_DEFAULT_PAIRS = 10
 RANDOM_MAX_PAIRS = 1000
 # Keys count UTF-8 bytes, as Redis stores them: /delete takes the key in its URL, where
-# each byte may take three characters (%XX), and gunicorn refuses a request line longer
-# than limit_request_line (4,094 by default, 8,190 at most). 1,024 bytes make 3,072.
+# each byte may take three characters (%XX), and a request line longer than
+# HEAD_LIMITS.request_line (service_common.http_errors: 4,094 bytes) is refused. 1,024 bytes make 3,072.
 MAX_KEY_BYTES = 1024
 MAX_VALUE_LENGTH = 64 * 1024
 # The largest /write body a valid pair can make: a JSON string spells one character in at
