@@ -1,6 +1,6 @@
 """FastAPI side: request id, access log and metrics middleware, probes, routes
 with a fast path for plainly valid requests, and a uvicorn server that turns
-unready before it stops.
+unready before it stops and answers the requests it refuses with JSON errors.
 
 Metrics use aioprometheus, in a registry owned by each application, so the
 series of one process are exactly what its /metrics shows. One uvicorn worker
@@ -21,8 +21,10 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from service_common.env import Identity, ServerSettings, identity_from_env, server_settings_from_env
+from service_common.http_errors import FIELDS_TOO_LARGE, HEAD_LIMITS, LINE_TOO_LONG, MALFORMED, Refusal, refuse
 from service_common.lifecycle import Readiness, graceful
 from service_common.observability import (
     LATENCY_BUCKETS,
@@ -307,6 +309,74 @@ def probe_router(readiness: Readiness, metrics: HttpMetrics) -> APIRouter:
     return router
 
 
+class _HeadRefused(Exception):
+    """Raised from a parser callback: httptools stops, and uvicorn calls ``send_400_response``."""
+
+
+# " HTTP/1.1" after the target: the rest of a request line once its method and target are read.
+_VERSION_PART = len(" HTTP/1.1")
+
+
+class JsonErrorProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with gunicorn's request head limits and JSON refusals.
+
+    httptools reads request lines and header fields of any size, and uvicorn answers what
+    it cannot parse with a plain-text 400. Here a request line, a field or a field count over
+    ``HEAD_LIMITS`` is refused (414, 431), a head still unfinished past the most a valid one
+    can take is refused before more of it is held, and every refusal is the JSON ``refuse`` answer.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._refusal = MALFORMED
+        self._reading_head = True  # until the headers of the request being received are complete
+        self._head_bytes = 0
+
+    def data_received(self, data: bytes) -> None:
+        if self._reading_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if self._reading_head and self._head_bytes > HEAD_LIMITS.head_size and not self.transport.is_closing():
+            self._send_refusal(FIELDS_TOO_LARGE)
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.parser.get_method()) + 1 + len(self.url) + _VERSION_PART > HEAD_LIMITS.request_line:
+            self._refuse_head(LINE_TOO_LONG)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        super().on_header(name, value)
+        size = len(name) + len(value) + len(": \r\n")
+        if len(self.headers) > HEAD_LIMITS.fields or size > HEAD_LIMITS.field_size:
+            self._refuse_head(FIELDS_TOO_LARGE)
+
+    def on_headers_complete(self) -> None:
+        self._reading_head = False
+        self._head_bytes = 0
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._reading_head = True
+        super().on_message_complete()
+
+    def _refuse_head(self, refusal: Refusal) -> None:
+        self._refusal = refusal
+        raise _HeadRefused(refusal.detail)
+
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn's answer to a request httptools could not parse, or that a callback above refused.
+        self._send_refusal(self._refusal)
+
+    def _send_refusal(self, refusal: Refusal) -> None:
+        self.transport.write(refuse(refusal, metrics_of(self.config.app)))
+        self.transport.close()
+
+
+def metrics_of(app: FastAPI) -> HttpMetrics | None:
+    """The metrics ``create_service_app`` attached to ``app``, if any."""
+    return getattr(app.state, "metrics", None)
+
+
 class GracefulServer(uvicorn.Server):
     """uvicorn, but SIGTERM turns /readyz to 503 ``delay`` seconds before serving stops."""
 
@@ -319,13 +389,14 @@ class GracefulServer(uvicorn.Server):
 
 
 def serve(app, readiness: Readiness, settings: ServerSettings) -> None:
-    """Run one uvicorn worker with uvloop and httptools (plain asyncio + h11 is far slower)."""
+    """Run one uvicorn worker with uvloop and httptools (plain asyncio + h11 is far slower),
+    answering requests it refuses with JSON errors (``JsonErrorProtocol``)."""
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=JsonErrorProtocol,
         log_config=None,
         access_log=False,
         server_header=False,

@@ -16,7 +16,7 @@ from service_common.http_errors import HEAD_LIMITS
 
 from tests.harness.http import http, metric_samples
 
-SERVICES = ["kv-store"]
+SERVICES = ["password-generator", "user-hasher", "kv-store"]
 
 MALFORMED = "invalid HTTP request"
 LINE_TOO_LONG = f"request line longer than {HEAD_LIMITS.request_line} bytes"
