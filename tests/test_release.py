@@ -211,3 +211,59 @@ def test_a_request_failing_during_the_flip_fails_the_release(cluster, good_hashe
     assert probe["failures_by_reason"]["connection_refused"] == probe["failures"]
     assert probe["stopped_by"] == "stop_file"
     assert not list(cluster.workdir.glob("release-*/*.probe")), "the probe's stop file must be removed"
+
+
+def mark(cluster: KubeEmulatorServer, api_version: str, kind: str, name: str, metadata: dict) -> None:
+    """Add (or, with None values, remove) labels or annotations, as Argo CD or Flux put them on what they sync."""
+    resource = cluster.client.resources.get(api_version=api_version, kind=kind)
+    resource.patch(
+        body={"metadata": metadata}, name=name, namespace=SERVICE, content_type="application/merge-patch+json"
+    )
+
+
+ARGO_CD_TRACKING = {
+    "annotations": {"argocd.argoproj.io/tracking-id": "sre-platform-apps:/Service:user-hasher/user-hasher"}
+}
+FLUX_KUSTOMIZATION = {"labels": {"kustomize.toolkit.fluxcd.io/name": "sre-platform-apps"}}
+
+
+def test_a_release_where_argo_cd_syncs_the_service_is_refused_before_any_change(cluster, good_hasher):
+    mark(cluster, "v1", "Service", SERVICE, ARGO_CD_TRACKING)
+    before = live(cluster)
+    run = release(cluster, good_hasher.url, good_hasher.url, image_tag="v7")
+    assert run.returncode != 0, run.output
+    assert "Service user-hasher/user-hasher is synced by Argo CD" in run.output
+    assert "argocd.argoproj.io/tracking-id" in run.output
+    assert "docs/gitops.md" in run.output and "Releases: by re-rendering" in run.output
+    assert live(cluster) == before, "nothing may change: the active Service keeps its selector"
+    assert not probe_results(run)
+
+
+def test_a_rollout_where_flux_syncs_a_slot_is_refused_before_any_change(cluster, good_hasher):
+    mark(cluster, "v1", "Service", SERVICE, {"annotations": {"argocd.argoproj.io/tracking-id": None}})
+    active = live(cluster)["active"]
+    mark(cluster, "apps/v1", "Deployment", f"{SERVICE}-{active}", FLUX_KUSTOMIZATION)
+    before = live(cluster)
+    extra_vars = {
+        "service": SERVICE,
+        "image_tag": "v8",
+        "platform_kubeconfig": str(cluster.kubeconfig),
+        "apps_services": [SERVICE],
+        "apps_build_images": False,
+        "apps_service_urls": {SERVICE: good_hasher.url},
+    }
+    run = run_playbook("playbooks/rollout.yml", inventory="inventories/local", extra_vars=extra_vars)
+    assert run.returncode != 0, run.output
+    assert f"Deployment user-hasher/user-hasher-{active} is synced by Flux" in run.output
+    assert "kustomize.toolkit.fluxcd.io/name" in run.output
+    assert live(cluster) == before
+
+
+def test_with_the_sync_paused_the_override_lets_a_release_proceed(cluster, good_hasher):
+    mark(cluster, "v1", "Service", SERVICE, ARGO_CD_TRACKING)
+    before = live(cluster)
+    run = release(cluster, good_hasher.url, good_hasher.url, image_tag="v7", apps_release_allow_gitops=True)
+    assert run.returncode == 0, run.output
+    after = live(cluster)
+    assert after["active"] != before["active"]
+    assert after[after["active"]] == ("user-hasher:v7", 3)

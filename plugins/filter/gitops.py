@@ -23,6 +23,9 @@ turns that tree into a GitOps repository path for one environment:
   them out. A parked Deployment's 0 stays enforced.
 
 The result maps a path relative to the render directory to the object to write.
+
+``gitops_synced`` reads the other side: which live objects Argo CD or Flux syncs, by
+the marks they leave, so a play that changes the cluster directly can refuse them.
 """
 
 from __future__ import annotations
@@ -419,8 +422,39 @@ def gitops_files(rendered: dict[str, dict], settings: dict) -> dict[str, dict]:
     return dict(sorted(files.items()))
 
 
+# The marks Argo CD and Flux leave on what they sync: (controller, metadata field, key). Not
+# app.kubernetes.io/instance: Helm and the service chart set it on every object, so it names no
+# controller (and Argo CD's label tracking under that default key cannot be told from them).
+GITOPS_MARKS = (
+    ("Argo CD", "annotations", "argocd.argoproj.io/tracking-id"),  # annotation tracking, the default since Argo CD 3.0
+    ("Argo CD", "labels", "argocd.argoproj.io/instance"),  # label tracking under the key Argo CD's docs suggest
+    ("Flux", "labels", "kustomize.toolkit.fluxcd.io/name"),  # kustomize-controller
+    ("Flux", "labels", "helm.toolkit.fluxcd.io/name"),  # helm-controller
+)
+
+
+def _gitops_mark(metadata: dict) -> str | None:
+    """'<controller> (<label or annotation> key=value)' for the first GitOps mark found, else None."""
+    for controller, field, key in GITOPS_MARKS:
+        value = (metadata.get(field) or {}).get(key)
+        if value is not None:
+            return f"{controller} ({field.removesuffix('s')} {key}={value})"
+    return None
+
+
+def gitops_synced(objects: list[dict]) -> list[str]:
+    """'<Kind> <namespace>/<name> is synced by <controller> (<mark>)' for each live object Argo CD or Flux syncs."""
+    synced = []
+    for obj in objects:
+        metadata = obj.get("metadata") or {}
+        if mark := _gitops_mark(metadata):
+            name = "/".join(part for part in (metadata.get("namespace"), metadata.get("name")) if part)
+            synced.append(f"{obj.get('kind')} {name} is synced by {mark}")
+    return synced
+
+
 class FilterModule:
     """sre.platform GitOps filters."""
 
     def filters(self) -> dict:
-        return {"gitops_files": gitops_files}
+        return {"gitops_files": gitops_files, "gitops_synced": gitops_synced}
