@@ -139,6 +139,14 @@ def test_pods_know_their_ip_node_and_version(case):
 
 
 @pytest.mark.parametrize("case", CASES)
+def test_pods_know_their_memory_limit(case):
+    """kv-store sizes its request body budget from it (services/kv-store/README.md)."""
+    for deployment in of_kind(rendered_case(case), "Deployment"):
+        field = env_of(deployment)["MEMORY_LIMIT_BYTES"]["valueFrom"]["resourceFieldRef"]
+        assert field == {"containerName": "app", "resource": "limits.memory", "divisor": "1"}
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_only_tmp_is_writable(case):
     for deployment in of_kind(rendered_case(case), "Deployment"):
         pod = deployment["spec"]["template"]["spec"]
