@@ -18,7 +18,7 @@ import shutil
 import signal
 import tempfile
 
-from service_common.env import env_int, env_str, server_settings_from_env
+from service_common.env import env_int, env_str, server_settings_from_env, workers_from_env
 from service_common.http_errors import HEAD_LIMITS
 from service_common.lifecycle import graceful
 from service_common.observability import configure_logging
@@ -31,9 +31,10 @@ _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(pr
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 bind = f"{_settings.host}:{_settings.port}"
-workers = env_int("WEB_CONCURRENCY", 2, 1, 64)
+workers = workers_from_env()
 # gunicorn's gevent worker, answering the requests gunicorn refuses with JSON errors.
 worker_class = "service_common.gunicorn_worker.JsonErrorGeventWorker"
+# Mostly small requests; the bodies held at once are bounded by memory (kv_store/body_budget.py).
 worker_connections = env_int("GUNICORN_WORKER_CONNECTIONS", 1000, 1, 100_000)
 keepalive = env_int("GUNICORN_KEEPALIVE", 5, 0, 300)
 timeout = env_int("GUNICORN_TIMEOUT", 30, 1, 3600)

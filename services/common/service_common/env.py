@@ -97,6 +97,11 @@ class ServerSettings:
     graceful_timeout: float
 
 
+def workers_from_env() -> int:
+    """WEB_CONCURRENCY: worker processes of a pre-forking server (kv-store's gunicorn)."""
+    return env_int("WEB_CONCURRENCY", 2, 1, 64)
+
+
 def server_settings_from_env() -> ServerSettings:
     return ServerSettings(
         host=env_str("HOST", "0.0.0.0"),  # noqa: S104 - a container must listen on its pod IP

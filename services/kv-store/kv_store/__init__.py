@@ -11,7 +11,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from service_common.env import identity_from_env, server_settings_from_env
 from service_common.wsgi import install_observability
 
-from kv_store.config import MAX_BODY_BYTES, RedisSettings, redis_settings_from_env
+from kv_store.body_budget import install_body_budget
+from kv_store.config import MAX_BODY_BYTES, RedisSettings, body_budget_from_env, redis_settings_from_env
 from kv_store.routes import api, count_operation
 from kv_store.store import connect
 
@@ -42,6 +43,10 @@ def create_app(redis_settings: RedisSettings | None = None, access_log: bool | N
     app.json.sort_keys = False
     # werkzeug refuses a larger Content-Length at once, and stops a chunked body there.
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # Refuses, before the workers serve, a memory limit that cannot hold their bodies.
+    body_budget = body_budget_from_env()
+    if body_budget is not None:
+        install_body_budget(app, body_budget)
     client = connect(redis_settings or redis_settings_from_env())
     app.extensions["redis"] = client
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from service_common.env import ConfigError, env_float, env_int, env_str
+from service_common.env import ConfigError, env_float, env_int, env_str, workers_from_env
 
 # Bounds that keep one request cheap whatever the store holds.
 LIST_DEFAULT_PAGE = 100
@@ -21,6 +22,37 @@ MAX_VALUE_LENGTH = 64 * 1024
 # names and some whitespace. A larger body gets 413 before it is read (about 780 KiB).
 _JSON_BYTES_PER_CHARACTER = 12
 MAX_BODY_BYTES = _JSON_BYTES_PER_CHARACTER * (MAX_KEY_BYTES + MAX_VALUE_LENGTH) + 1024
+
+# Memory of a pod besides request bodies, measured idle and rounded up: the gunicorn master
+# (about 31 MiB), and each worker (about 44 MiB) with room for its connections' small requests.
+_MiB = 1024 * 1024
+MASTER_MEMORY_BYTES = 32 * _MiB
+WORKER_MEMORY_BYTES = 64 * _MiB
+# Memory a body takes while its request is served: the bytes read, the JSON decoded from them
+# and the command sent to Redis. Measured: a maximal /write allocates about 1.4 times its body.
+BODY_MEMORY_FACTOR = 2
+
+
+def body_budget_from_env() -> int | None:
+    """Bytes of request bodies one worker may hold at once; None (no bound) without MEMORY_LIMIT_BYTES.
+
+    The pod's memory limit (MEMORY_LIMIT_BYTES, from the downward API) less the master's and the
+    workers' own memory, shared by the WEB_CONCURRENCY workers, each body byte counted
+    BODY_MEMORY_FACTOR times. A limit that cannot hold one maximal body per worker is refused.
+    """
+    limit = env_int("MEMORY_LIMIT_BYTES", 0, 0)
+    if not limit:
+        return None
+    workers = workers_from_env()
+    budget = (limit - MASTER_MEMORY_BYTES - workers * WORKER_MEMORY_BYTES) // workers // BODY_MEMORY_FACTOR
+    if budget < MAX_BODY_BYTES:
+        needed = MASTER_MEMORY_BYTES + workers * (WORKER_MEMORY_BYTES + BODY_MEMORY_FACTOR * MAX_BODY_BYTES)
+        raise ConfigError(
+            f"MEMORY_LIMIT_BYTES={limit} cannot hold WEB_CONCURRENCY={workers} workers with one request body of"
+            f" {MAX_BODY_BYTES} bytes each: that needs at least {math.ceil(needed / _MiB)} MiB;"
+            " raise the memory limit or lower WEB_CONCURRENCY"
+        )
+    return budget
 
 
 @dataclass(frozen=True)
