@@ -32,7 +32,21 @@ def _case(service: str, active_slot: str | None = None) -> tuple[str, dict]:
     return f"{service}-bluegreen-{active_slot}", {"service": service, "set_values": bluegreen}
 
 
+# An Ingress as roles/apps publishes one: TLS, a class, the controller's pods admitted.
+INGRESS_VALUES = (
+    ("ingress.enabled", True),
+    ("ingress.host", "hasher.example.com"),
+    ("ingress.className", "nginx"),
+    ("ingress.annotations", {"cert-manager.io/cluster-issuer": "letsencrypt"}),
+    ("ingress.controller.podLabels", {"app.kubernetes.io/name": "ingress-nginx"}),
+)
+INGRESS_CASE = "user-hasher-bluegreen-green-ingress"
+
 CASES = dict([_case(service) for service in SERVICES] + [_case(s, slot) for s in SERVICES for slot in SLOTS])
+CASES[INGRESS_CASE] = {
+    "service": "user-hasher",
+    "set_values": _case("user-hasher", "green")[1]["set_values"] + INGRESS_VALUES,
+}
 BLUEGREEN_CASES = [case for case in CASES if "-bluegreen-" in case]
 
 
@@ -99,6 +113,7 @@ def test_renders_one_set_of_objects_per_slot(case):
     kinds = [obj["kind"] for obj in rendered_case(case)]
     expected = {"Deployment": slots, "PodDisruptionBudget": slots, "HorizontalPodAutoscaler": slots, "Service": slots}
     expected |= {"ServiceAccount": 1, "ConfigMap": 1, "NetworkPolicy": 1, "ServiceMonitor": 1}
+    expected |= {"Ingress": 1} if case == INGRESS_CASE else {}
     assert {kind: kinds.count(kind) for kind in set(kinds)} == expected
 
 
@@ -205,8 +220,11 @@ def test_kv_store_reaches_redis_and_nothing_else(case):
 @pytest.mark.parametrize("service", SERVICES)
 def test_network_policy_admits_monitoring_and_allows_only_dns_out(service):
     policy = of_kind(rendered_case(service), "NetworkPolicy")[0]["spec"]
-    peers = policy["ingress"][0]["from"]
-    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in peers
+    # Exactly these callers: no ingress controller unless an Ingress is enabled.
+    assert policy["ingress"][0]["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+        {"podSelector": {}},
+    ]
     assert policy["ingress"][0]["ports"] == [{"port": "http", "protocol": "TCP"}]
     allowed_ports = {port["port"] for rule in policy["egress"] for port in rule["ports"]}
     assert allowed_ports == ({53, 6379, 26379} if service == "kv-store" else {53})
@@ -291,6 +309,12 @@ def test_parking_the_active_slot_is_refused():
             "must exceed shutdown.preStopSleepSeconds (10) by more than 5 s",
         ),
         ({"replicaCont": 3}, "Additional property replicaCont is not allowed"),
+        ({"ingress.enabled": True}, "ingress.enabled is true but ingress.host is empty"),
+        ({"ingress.enabled": True, "ingress.host": "Hasher_1.example.com"}, "ingress.host: Does not match pattern"),
+        (
+            {"ingress.enabled": True, "ingress.host": "hasher.example.com", "ingress.controller.namespace": ""},
+            "ingress.controller.namespace: Does not match pattern",
+        ),
     ],
 )
 def test_unsafe_values_are_refused(set_values, message):
@@ -301,14 +325,57 @@ def test_unsafe_values_are_refused(set_values, message):
 # --- options ------------------------------------------------------------------------------
 
 
-def test_ingress_is_optional_and_targets_the_active_service():
-    assert of_kind(rendered_case("password-generator"), "Ingress") == []
-    hosts = [{"host": "passwords.local", "paths": [{"path": "/", "pathType": "Prefix"}]}]
-    objects = render("password-generator", {"strategy": "bluegreen", "ingress.enabled": True, "ingress.hosts": hosts})
-    ingress = of_kind(objects, "Ingress")[0]
+@pytest.mark.parametrize("case", [case for case in CASES if case != INGRESS_CASE])
+def test_ingress_settings_change_nothing_while_it_is_disabled(case):
+    args = CASES[case]
+    disabled = dict(args["set_values"]) | dict(INGRESS_VALUES) | {"ingress.enabled": False}
+    objects = render(args["service"], disabled)
+    assert of_kind(objects, "Ingress") == []
+    assert objects == list(rendered_case(case))
+
+
+@pytest.mark.parametrize("active_slot", [None, *SLOTS])
+def test_ingress_sends_traffic_to_the_active_service_only(active_slot):
+    _, args = _case("user-hasher", active_slot)
+    objects = render("user-hasher", dict(args["set_values"]) | dict(INGRESS_VALUES))
+    (ingress,) = of_kind(objects, "Ingress")
+    (rule,) = ingress["spec"]["rules"]
+    (path,) = rule["http"]["paths"]
+    assert (rule["host"], path["path"], path["pathType"]) == ("hasher.example.com", "/", "Prefix")
+    backend = path["backend"]["service"]
+    assert backend == {"name": "user-hasher", "port": {"name": "http"}}
+    target = named(objects, "Service", backend["name"])
+    assert target["spec"]["ports"][0]["name"] == "http"
+    assert target["spec"]["selector"].get("slot") == active_slot  # None: the rolling Service, over all pods
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["tls"] == [{"hosts": ["hasher.example.com"], "secretName": "user-hasher-tls"}]
+    assert ingress["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt"}
     assert schema_errors(ingress) == []
-    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
-    assert backend == {"name": "password-generator", "port": {"name": "http"}}
+
+
+def test_network_policy_admits_the_ingress_controller_on_the_http_port():
+    policy = of_kind(rendered_case(INGRESS_CASE), "NetworkPolicy")[0]["spec"]
+    (rule,) = policy["ingress"]
+    controller = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}},
+    }
+    assert controller in rule["from"]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+
+
+def test_ingress_without_tls_and_with_its_own_secret():
+    base = dict(INGRESS_VALUES)
+    plain = of_kind(render("user-hasher", base | {"ingress.tls.enabled": False}), "Ingress")[0]
+    assert "tls" not in plain["spec"]
+    named_secret = of_kind(render("user-hasher", base | {"ingress.tls.secretName": "wildcard"}), "Ingress")[0]
+    assert named_secret["spec"]["tls"][0]["secretName"] == "wildcard"
+
+
+def test_a_controller_without_pod_labels_is_admitted_by_namespace():
+    values = dict(INGRESS_VALUES) | {"ingress.controller.podLabels": {}, "ingress.controller.namespace": "traefik"}
+    peers = of_kind(render("user-hasher", values), "NetworkPolicy")[0]["spec"]["ingress"][0]["from"]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}}} in peers
 
 
 def test_kubelet_sleep_action_replaces_exec():

@@ -85,7 +85,8 @@ grace period leaves after the preStop delay, minus 5 s for the process to exit.
 
 {{/*
 Refuse values that would render a working-looking but unsafe release: a grace
-period that leaves the app no time to drain, or an active slot with no pods.
+period that leaves the app no time to drain, an active slot with no pods, or
+an Ingress without a host (it would answer for every host name).
 */}}
 {{- define "service.validate" -}}
 {{- if lt (int (include "service.drainSeconds" .)) 1 }}
@@ -96,5 +97,8 @@ period that leaves the app no time to drain, or an active slot with no pods.
 {{- if lt (int $active.replicas) 1 }}
 {{- fail (printf "blueGreen.slots.%s.replicas is 0 but %s is the active slot: the active Service would have no endpoints" .Values.blueGreen.activeSlot .Values.blueGreen.activeSlot) }}
 {{- end }}
+{{- end }}
+{{- if and .Values.ingress.enabled (not .Values.ingress.host) }}
+{{- fail "ingress.enabled is true but ingress.host is empty: an Ingress without a host answers for every host name the controller serves; set ingress.host" }}
 {{- end }}
 {{- end }}
