@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 from ansible_collections.sre.platform.plugins.module_utils.postgres import is_plain_identifier
-from ansible_collections.sre.platform.plugins.test.parameters import boolean, integer, number, source_range, timestamp
+from ansible_collections.sre.platform.plugins.test.parameters import (
+    boolean,
+    dns_name,
+    integer,
+    number,
+    source_range,
+    timestamp,
+)
 
 
 @pytest.mark.parametrize(
@@ -142,3 +149,31 @@ def test_timestamp(value, past, expected):
 )
 def test_source_range(value, expected):
     assert source_range(value) is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("hasher.example.com", True),
+        ("kv-store.eu-west-1.example.com", True),
+        ("localhost", True),
+        ("a" * 63 + ".example.com", True),
+        ("a" * 64 + ".example.com", False),
+        (".".join(["a" * 63] * 4), False),  # 255 characters, above the 253 of a DNS name
+        ("Hasher.example.com", False),
+        ("hasher_1.example.com", False),
+        ("-hasher.example.com", False),
+        ("hasher-.example.com", False),
+        ("hasher..example.com", False),
+        ("hasher.example.com.", False),
+        ("*.example.com", False),
+        ("https://hasher.example.com", False),
+        ("hasher.example.com/api", False),
+        ("192.0.2.10", False),
+        ("", False),
+        (None, False),
+        (["hasher.example.com"], False),
+    ],
+)
+def test_dns_name(value, expected):
+    assert dns_name(value) is expected

@@ -6,7 +6,8 @@ number or the text of one, and nothing else: no ``30s``, no trailing newline, no
 a typo such as ``ture`` as false. ``value is sre.platform.identifier`` accepts a name that goes into SQL and a
 shell as it is, and ``value is sre.platform.timestamp(past=true)`` an RFC 3339 time with its zone.
 ``value is sre.platform.source_range`` accepts a client network for a load balancer or a NetworkPolicy: a
-network in CIDR notation that is not the whole address space.
+network in CIDR notation that is not the whole address space. ``value is sre.platform.dns_name`` accepts a
+host name an Ingress can answer for.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from ansible_collections.sre.platform.plugins.module_utils.postgres import is_pl
 
 INTEGER_TEXT = re.compile(r"-?[0-9]+")
 NUMBER_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+# A DNS label: lowercase letters, digits and '-' inside, at most 63 characters (RFC 1123).
+DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+DNS_NAME = re.compile(rf"{DNS_LABEL}(\.{DNS_LABEL})*")
+DNS_NAME_MAX_LENGTH = 253
 RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})")
 
 
@@ -79,12 +84,25 @@ def source_range(value) -> bool:
         return False
 
 
+def dns_name(value) -> bool:
+    """A lowercase DNS name (RFC 1123 subdomain, as Kubernetes checks an Ingress host): dot-separated labels of
+    letters, digits and '-', at most 253 characters; no wildcard, no trailing dot, not an IP address."""
+    if not isinstance(value, str) or len(value) > DNS_NAME_MAX_LENGTH or not DNS_NAME.fullmatch(value):
+        return False
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return True
+    return False  # an Ingress host must be a name: the API server refuses an address
+
+
 class TestModule:
     """sre.platform tests."""
 
     def tests(self) -> dict:
         return {
             "boolean": boolean,
+            "dns_name": dns_name,
             "identifier": is_plain_identifier,
             "integer": integer,
             "number": number,
