@@ -31,6 +31,21 @@ CASES = [
     ("monitoring", "Check the switches", {"monitoring_metrics_server_insecure_tls": "insecure"}, True),
     ("apps", "Check the inputs", {"apps_lb_source_ranges": ["172.16.0.0/12"]}, False),
     ("apps", "Check the inputs", {"apps_lb_source_ranges": ["0.0.0.0/0"]}, True),
+    ("apps", "Check the Ingresses", {}, False),
+    ("apps", "Check the Ingresses", {"apps_ingress_hosts": {"user-hasher": "hasher.example.com"}}, False),
+    ("apps", "Check the Ingresses", {"apps_ingress_hosts": {"user-hasher": ""}}, True),
+    ("apps", "Check the Ingresses", {"apps_ingress_hosts": {"user-hasher": None}}, True),
+    ("apps", "Check the Ingresses", {"apps_ingress_hosts": {"user-hasher": "Hasher_1.example.com"}}, True),
+    ("apps", "Check the Ingresses", {"apps_ingress_hosts": {"user-hahser": "hasher.example.com"}}, True),
+    ("apps", "Check the Ingresses", {"apps_ingress_hosts": ["hasher.example.com"]}, True),
+    (
+        "apps",
+        "Check the Ingresses",
+        {"apps_ingress_hosts": {"user-hasher": "a.example.com", "kv-store": "a.example.com"}},
+        True,
+    ),
+    ("apps", "Check the Ingresses", {"apps_ingress_tls": "ture"}, True),
+    ("apps", "Check the Ingresses", {"apps_ingress_controller_namespace": "Ingress_Nginx"}, True),
 ]
 
 
@@ -66,3 +81,38 @@ def test_switches_given_as_text_false_are_off(tmp_path):
     assert {service["type"] for service in services} == {"ClusterIP"}, services
     assert not [service for service in services if "loadBalancerSourceRanges" in service]
     assert "additionalDataSources" not in monitoring["grafana"], "no Loki data source without logs"
+
+
+def test_apps_names_the_bad_ingress_host_and_reaches_a_published_service_through_it(tmp_path):
+    refused = preflight_play("apps", {"apps_ingress_hosts": {"user-hasher": "", "kv-store": "KV.example.com"}})
+    published = {
+        "name": "base url",
+        "hosts": "localhost",
+        "connection": "local",
+        "gather_facts": False,
+        "vars": {"apps_ingress_hosts": {"user-hasher": "hasher.example.com"}, "_apps_service": "user-hasher"},
+        "tasks": [
+            {
+                "name": f"Base URL of {target}",
+                "ansible.builtin.include_role": {"name": "sre.platform.apps", "tasks_from": "base_url.yml"},
+                "vars": {"_apps_target": target, "apps_service_urls": urls},
+            }
+            for target, urls in [("user-hasher", {}), ("user-hasher", {"user-hasher": "http://127.0.0.1:8080"})]
+        ],
+    }
+    playbook = tmp_path / "ingress.yml"
+    playbook.write_text(yaml.safe_dump([refused, published]))
+    run = run_playbook(str(playbook))
+    assert run.returncode == 0, run.output
+    checks, base_urls = run.report["plays"]
+    (verdict,) = [t["hosts"]["localhost"] for t in checks["tasks"] if t["task"]["name"].endswith("Check the Ingresses")]
+    assert verdict["failed"]
+    not_dns_names = verdict["msg"].split("not a DNS name: ", 1)[1].split("}", 1)[0]
+    assert '"user-hasher": ""' in not_dns_names and '"kv-store": "KV.example.com"' in not_dns_names
+    urls = [
+        t["hosts"]["localhost"]["ansible_facts"]["_apps_base_url"]
+        for t in base_urls["tasks"]
+        if t["task"]["name"].startswith("sre.platform.apps : Record how to reach")
+    ]
+    # The Ingress when apps_service_urls names nothing; apps_service_urls wins.
+    assert urls == ["https://hasher.example.com", "http://127.0.0.1:8080"]

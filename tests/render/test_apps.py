@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.harness.ansible import run_playbook
+from tests.harness.kube_schemas import schema_errors
+from tests.harness.manifests import load_manifests
+from tests.harness.policies import check_objects
+
 SERVICES = ["password-generator", "user-hasher", "kv-store"]
 TARGETS = ["local_objects", "cloud_objects"]
 
@@ -123,3 +128,47 @@ def test_namespaces_are_restricted(objects):
     namespaces = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Namespace"}
     for service in SERVICES:
         assert namespaces[service]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_no_ingress_unless_asked(objects):
+    assert [o for o in objects if o["kind"] == "Ingress"] == []
+    for service in SERVICES:
+        peers = _of(objects, "NetworkPolicy", service)[service]["spec"]["ingress"][0]["from"]
+        namespaces = [p["namespaceSelector"]["matchLabels"] for p in peers if "namespaceSelector" in p]
+        assert namespaces == [{"kubernetes.io/metadata.name": "monitoring"}]
+
+
+def test_an_ingress_publishes_the_active_service_and_its_controller_is_admitted(tmp_path):
+    ingress_vars = {
+        "apps_ingress_hosts": {"user-hasher": "hasher.example.com"},
+        "apps_ingress_class_name": "nginx",
+        "apps_ingress_controller_pod_labels": {"app.kubernetes.io/name": "ingress-nginx"},
+    }
+    others_off = {f"platform_enable_{role}": False for role in ("storage", "monitoring", "cloudnative_pg", "redis")}
+    run = run_playbook(
+        "playbooks/render.yml",
+        inventory="inventories/gcp/prod",
+        extra_vars={"render_dir": str(tmp_path), **others_off, **ingress_vars},
+    )
+    assert run.returncode == 0, run.output
+    objects = [obj for _, obj in load_manifests(tmp_path)]
+
+    (ingress,) = [o for o in objects if o["kind"] == "Ingress"]
+    assert ingress["metadata"]["namespace"] == "user-hasher"
+    assert schema_errors(ingress) == []
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "hasher.example.com"
+    assert rule["http"]["paths"][0]["backend"]["service"]["name"] == "user-hasher"  # the active Service
+    assert ingress["spec"]["tls"] == [{"hosts": ["hasher.example.com"], "secretName": "user-hasher-tls"}]
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+
+    (rule,) = _of(objects, "NetworkPolicy", "user-hasher")["user-hasher"]["spec"]["ingress"]
+    controller = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}},
+    }
+    assert controller in rule["from"] and rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    # Services without a host stay unpublished.
+    for service in ("password-generator", "kv-store"):
+        assert controller not in _of(objects, "NetworkPolicy", service)[service]["spec"]["ingress"][0]["from"]
+    assert check_objects(objects) == []
