@@ -23,6 +23,11 @@ output "backup_role_arn" {
   value       = module.cluster.backup_role_arn
 }
 
+output "restore_role_arn" {
+  description = "IAM role for the eks.amazonaws.com/role-arn annotation of the restore drill's service account (read-only)."
+  value       = module.cluster.restore_role_arn
+}
+
 output "region" {
   description = "Region of the cluster (the cloud_cluster role passes it to aws eks update-kubeconfig)."
   value       = var.region

@@ -23,6 +23,11 @@ output "backup_client_id" {
   value       = module.cluster.backup_client_id
 }
 
+output "restore_client_id" {
+  description = "Client ID for the azure.workload.identity/client-id annotation of the restore drill's service account (read-only)."
+  value       = module.cluster.restore_client_id
+}
+
 output "resource_group_name" {
   description = "Resource group of the cluster (the cloud_cluster role passes it to az aks get-credentials)."
   value       = module.cluster.resource_group_name

@@ -18,6 +18,11 @@ output "backup_service_account_email" {
   value       = module.cluster.backup_service_account_email
 }
 
+output "restore_service_account_email" {
+  description = "Google service account for the iam.gke.io/gcp-service-account annotation of the restore drill's service account (read-only)."
+  value       = module.cluster.restore_service_account_email
+}
+
 output "location" {
   description = "Region of the cluster (the cloud_cluster role passes it to gcloud container clusters get-credentials)."
   value       = module.cluster.location

@@ -1,12 +1,8 @@
 # Storage for the CloudNativePG backups: zone- and geo-redundant, versioned
 # with soft delete, no shared keys, reachable only through a private endpoint
-# in the cluster's network, reachable only by the database's and the restore
-# drill's service accounts (Azure workload identity).
-
-locals {
-  # The Cluster writes the backups; the restore drill's Cluster reads them back.
-  backup_service_accounts = { cluster = var.backup_service_account, restore = var.restore_service_account }
-}
+# in the cluster's network, writable only by the database's service account and
+# readable by the restore drill's, each with an identity of its own (Azure
+# workload identity).
 
 resource "azurerm_storage_account" "backups" {
   name                     = var.backup_storage_account_name
@@ -103,6 +99,8 @@ resource "azurerm_private_endpoint" "backups" {
   }
 }
 
+# The Cluster's identity writes the backups (and expires them by Barman Cloud's
+# retention policy).
 resource "azurerm_user_assigned_identity" "backups" {
   name                = "${var.name}-pg-backups"
   location            = azurerm_resource_group.this.location
@@ -110,26 +108,49 @@ resource "azurerm_user_assigned_identity" "backups" {
   tags                = var.tags
 }
 
-# One credential per service account: a credential matches exactly one subject.
+# A credential matches exactly one subject: the Cluster's service account.
 resource "azurerm_federated_identity_credential" "backups" {
-  for_each = local.backup_service_accounts
-
-  name                = "${var.backup_namespace}-${each.value}"
+  name                = "${var.backup_namespace}-${var.backup_service_account}"
   resource_group_name = azurerm_resource_group.this.name
   parent_id           = azurerm_user_assigned_identity.backups.id
   issuer              = module.aks.oidc_issuer_url
-  subject             = "system:serviceaccount:${var.backup_namespace}:${each.value}"
+  subject             = "system:serviceaccount:${var.backup_namespace}:${var.backup_service_account}"
   audience            = ["api://AzureADTokenExchange"]
 }
 
-# The credential that existed before the restore drill's: kept, not recreated.
+# The Cluster's credential is kept, not recreated; the one the restore drill
+# had on this identity is destroyed.
 moved {
-  from = azurerm_federated_identity_credential.backups
-  to   = azurerm_federated_identity_credential.backups["cluster"]
+  from = azurerm_federated_identity_credential.backups["cluster"]
+  to   = azurerm_federated_identity_credential.backups
 }
 
 resource "azurerm_role_assignment" "backups_writer" {
   scope                = azurerm_storage_container.backups.id
   role_definition_name = "Storage Blob Data Contributor"
   principal_id         = azurerm_user_assigned_identity.backups.principal_id
+}
+
+# The restore drill's identity only reads: its Cluster archives no WAL and
+# takes no backups, so neither the drill nor the restored copy can change one.
+resource "azurerm_user_assigned_identity" "restore" {
+  name                = "${var.name}-pg-restore"
+  location            = azurerm_resource_group.this.location
+  resource_group_name = azurerm_resource_group.this.name
+  tags                = var.tags
+}
+
+resource "azurerm_federated_identity_credential" "restore" {
+  name                = "${var.backup_namespace}-${var.restore_service_account}"
+  resource_group_name = azurerm_resource_group.this.name
+  parent_id           = azurerm_user_assigned_identity.restore.id
+  issuer              = module.aks.oidc_issuer_url
+  subject             = "system:serviceaccount:${var.backup_namespace}:${var.restore_service_account}"
+  audience            = ["api://AzureADTokenExchange"]
+}
+
+resource "azurerm_role_assignment" "restore_reader" {
+  scope                = azurerm_storage_container.backups.id
+  role_definition_name = "Storage Blob Data Reader"
+  principal_id         = azurerm_user_assigned_identity.restore.principal_id
 }

@@ -27,3 +27,8 @@ output "backup_client_id" {
   description = "Client ID to put in the azure.workload.identity/client-id annotation of the PostgreSQL service account."
   value       = azurerm_user_assigned_identity.backups.client_id
 }
+
+output "restore_client_id" {
+  description = "Client ID to put in the azure.workload.identity/client-id annotation of the restore drill's service account (reads the backups, never writes)."
+  value       = azurerm_user_assigned_identity.restore.client_id
+}

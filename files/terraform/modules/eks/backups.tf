@@ -1,5 +1,6 @@
 # Object store for the CloudNativePG backups (Barman Cloud): versioned,
-# KMS-encrypted, private, TLS only, writable by the database's service account alone.
+# KMS-encrypted, private, TLS only, writable by the database's service account
+# alone, readable by the restore drill's.
 
 data "aws_caller_identity" "current" {}
 
@@ -19,7 +20,8 @@ resource "aws_kms_key" "backups" {
   enable_key_rotation     = true
   deletion_window_in_days = 30
   # A key policy's "*" resource means this key. The account administers the
-  # key but cannot use it; only the backup role encrypts and decrypts.
+  # key but cannot use it; only the backup role encrypts, and the restore role
+  # only decrypts.
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
@@ -35,6 +37,13 @@ resource "aws_kms_key" "backups" {
         Effect    = "Allow"
         Principal = { AWS = aws_iam_role.irsa["backups"].arn }
         Action    = local.kms_use_actions
+        Resource  = "*"
+      },
+      {
+        Sid       = "RestoreRoleDecrypts"
+        Effect    = "Allow"
+        Principal = { AWS = aws_iam_role.irsa["restore"].arn }
+        Action    = ["kms:Decrypt"]
         Resource  = "*"
       },
     ]
@@ -138,7 +147,9 @@ resource "aws_s3_bucket_policy" "backups" {
   depends_on = [aws_s3_bucket_public_access_block.backups]
 }
 
-data "aws_iam_policy_document" "backups_access" {
+# What the restore drill's Cluster needs to recover: list and read the backups
+# and decrypt them. It archives no WAL and takes no backups, so nothing more.
+data "aws_iam_policy_document" "backups_read" {
   statement {
     sid       = "ListBackups"
     actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
@@ -146,8 +157,25 @@ data "aws_iam_policy_document" "backups_access" {
   }
 
   statement {
-    sid       = "ReadWriteBackups"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    sid       = "ReadBackups"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.backups.arn}/*"]
+  }
+
+  statement {
+    sid       = "DecryptBackups"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.backups.arn]
+  }
+}
+
+# The Cluster also writes and expires them (Barman Cloud's retention policy).
+data "aws_iam_policy_document" "backups_access" {
+  source_policy_documents = [data.aws_iam_policy_document.backups_read.json]
+
+  statement {
+    sid       = "WriteBackups"
+    actions   = ["s3:PutObject", "s3:DeleteObject"]
     resources = ["${aws_s3_bucket.backups.arn}/*"]
   }
 
@@ -162,4 +190,10 @@ resource "aws_iam_role_policy" "backups" {
   name   = "pg-backups"
   role   = aws_iam_role.irsa["backups"].id
   policy = data.aws_iam_policy_document.backups_access.json
+}
+
+resource "aws_iam_role_policy" "restore" {
+  name   = "pg-backups-read"
+  role   = aws_iam_role.irsa["restore"].id
+  policy = data.aws_iam_policy_document.backups_read.json
 }

@@ -1,13 +1,13 @@
-# IAM roles for service accounts (IRSA): each role trusts only the Kubernetes
-# service accounts named here, through the cluster's OIDC provider.
+# IAM roles for service accounts (IRSA): each role trusts exactly one
+# Kubernetes service account, named here, through the cluster's OIDC provider.
 
 locals {
-  # The Cluster writes the backups; the restore drill's Cluster reads them back.
-  backup_service_accounts = { cluster = var.backup_service_account, restore = var.restore_service_account }
-
+  # The Cluster writes the backups with "backups"; the restore drill's Cluster
+  # reads them back with "restore", which can neither write nor delete one.
   irsa_service_accounts = {
-    ebs-csi = { namespace = "kube-system", names = ["ebs-csi-controller-sa"] }
-    backups = { namespace = var.backup_namespace, names = values(local.backup_service_accounts) }
+    ebs-csi = { namespace = "kube-system", name = "ebs-csi-controller-sa" }
+    backups = { namespace = var.backup_namespace, name = var.backup_service_account }
+    restore = { namespace = var.backup_namespace, name = var.restore_service_account }
   }
 }
 
@@ -22,11 +22,10 @@ data "aws_iam_policy_document" "irsa_trust" {
       identifiers = [module.eks.oidc_provider_arn]
     }
 
-    # Several values are alternatives: any one of these service accounts.
     condition {
       test     = "StringEquals"
       variable = "${module.eks.oidc_provider}:sub"
-      values   = [for name in each.value.names : "system:serviceaccount:${each.value.namespace}:${name}"]
+      values   = ["system:serviceaccount:${each.value.namespace}:${each.value.name}"]
     }
 
     condition {

@@ -32,3 +32,8 @@ output "backup_role_arn" {
   description = "IAM role to put in the eks.amazonaws.com/role-arn annotation of the PostgreSQL service account."
   value       = aws_iam_role.irsa["backups"].arn
 }
+
+output "restore_role_arn" {
+  description = "IAM role to put in the eks.amazonaws.com/role-arn annotation of the restore drill's service account (reads the backups, never writes)."
+  value       = aws_iam_role.irsa["restore"].arn
+}

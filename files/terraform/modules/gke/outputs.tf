@@ -23,3 +23,8 @@ output "backup_service_account_email" {
   description = "Google service account to put in the iam.gke.io/gcp-service-account annotation of the PostgreSQL service account."
   value       = google_service_account.backups.email
 }
+
+output "restore_service_account_email" {
+  description = "Google service account to put in the iam.gke.io/gcp-service-account annotation of the restore drill's service account (reads the backups, never writes)."
+  value       = google_service_account.restore.email
+}
