@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -32,6 +33,14 @@ def _seeded(server_factory) -> PostgresServer:
     return server
 
 
+def local_inventory(tmp_path) -> Path:
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(
+        f"[platform]\nlocalhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+    )
+    return inventory
+
+
 @pytest.fixture
 def platform(server_factory, tmp_path):
     """The emulated platform: a source Cluster whose primary is one PostgreSQL, a copy's primary another."""
@@ -42,11 +51,7 @@ def platform(server_factory, tmp_path):
     source, copy = _seeded(server_factory), _seeded(server_factory)
     kube_api.create_postgres_pod(f"{CLUSTER}-1", NAMESPACE, source)
     kube_api.create_postgres_pod(f"{COPY}-1", NAMESPACE, copy)
-    inventory = tmp_path / "hosts.ini"
-    inventory.write_text(
-        f"[platform]\nlocalhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
-    )
-    return kube_api, copy, inventory
+    return kube_api, copy, local_inventory(tmp_path)
 
 
 def restore(platform, tmp_path, **extra_vars):
@@ -102,3 +107,22 @@ def test_a_failing_checksum_query_fails_with_psql_s_error(platform, tmp_path):
     source, restored = recompute["results"]
     assert source["rc"] == 0 and not source.get("failed"), source
     assert restored["failed"] and 'relation "shop.seed_manifest" does not exist' in restored["stderr"], restored
+
+
+def test_the_drill_refuses_to_restore_with_the_identity_that_writes_the_backups(server_factory, tmp_path):
+    """On a cloud the restored copy would otherwise hold write and delete access to the production backups."""
+    kube_api = server_factory(KubeEmulatorServer(auto_status=True))
+    backup_role = {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/example-backups"}
+    variables = {
+        "platform_kubeconfig": str(kube_api.kubeconfig),
+        "platform_target": "eks",
+        "cloudnative_pg_backup_destination": "s3://bucket/pg-main",
+        "cloudnative_pg_service_account_annotations": backup_role,
+        "cloudnative_pg_restore_service_account_annotations": backup_role,
+    }
+    inventory = str(local_inventory(tmp_path))
+    run = run_playbook(PLAYBOOK, inventory=inventory, extra_vars=variables, env={"TMPDIR": str(tmp_path)})
+    assert run.returncode != 0
+    (check,) = run.task_results("sre.platform.cloudnative_pg : Check the restore drill's identity")
+    assert check["failed"] and "shares the backup identity" in check["msg"], check
+    assert kube_api.get(CLUSTER_API, "Cluster", COPY, NAMESPACE) is None, "no Cluster is created"

@@ -95,30 +95,42 @@ def test_other_stores_need_no_pod_labels(local_objects, aws_objects, cloud_objec
         assert "inheritedMetadata" not in _one(objects, "Cluster", "pg-main")["spec"]
 
 
-# Each cloud target's backup destination and workload identity annotation (Terraform outputs in an inventory).
+# Each cloud target's backup destination and the workload identity annotations of the Cluster's and the restore
+# drill's service accounts (Terraform outputs in an inventory: backup_* and restore_*).
 CLOUD_IDENTITIES = {
-    "eks": ("s3://bucket/pg-main", {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/example-backups"}),
-    "gke": ("gs://bucket/pg-main", {"iam.gke.io/gcp-service-account": "pg-backups@example.iam.gserviceaccount.com"}),
-    "aks": ("https://acct.blob.core.windows.net/c/p", {"azure.workload.identity/client-id": "0000-0000"}),
+    "eks": (
+        "s3://bucket/pg-main",
+        {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/example-backups"},
+        {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/example-restore"},
+    ),
+    "gke": (
+        "gs://bucket/pg-main",
+        {"iam.gke.io/gcp-service-account": "pg-backups@example.iam.gserviceaccount.com"},
+        {"iam.gke.io/gcp-service-account": "pg-restore@example.iam.gserviceaccount.com"},
+    ),
+    "aks": (
+        "https://acct.blob.core.windows.net/c/p",
+        {"azure.workload.identity/client-id": "0000-0000"},
+        {"azure.workload.identity/client-id": "1111-1111"},
+    ),
 }
 
 
-def test_the_restore_drill_reads_the_store_with_the_cluster_identity(tmp_path):
+def _identity_play(target: str, backup: dict, restore: dict) -> dict:
+    variables = {
+        "platform_target": target,
+        "cloudnative_pg_backup_destination": CLOUD_IDENTITIES[target][0],
+        "cloudnative_pg_service_account_annotations": backup,
+        "cloudnative_pg_restore_service_account_annotations": restore,
+    }
+    return preflight_play("cloudnative_pg", variables, "cluster.yml.j2", "restore.yml.j2")
+
+
+def test_the_restore_drill_reads_the_store_with_its_own_identity(tmp_path):
     """The drill's Cluster runs as a service account of its own (named after it, federated by the Terraform
-    modules' restore_service_account): it needs the Cluster's annotation and pod labels to read the backups."""
-    plays = [
-        preflight_play(
-            "cloudnative_pg",
-            {
-                "platform_target": target,
-                "cloudnative_pg_backup_destination": destination,
-                "cloudnative_pg_service_account_annotations": annotations,
-            },
-            "cluster.yml.j2",
-            "restore.yml.j2",
-        )
-        for target, (destination, annotations) in CLOUD_IDENTITIES.items()
-    ]
+    modules' restore_service_account with a read-only identity): it carries that identity, never the one that
+    writes the backups, and the Cluster's pod labels, which the store's credentials need."""
+    plays = [_identity_play(target, backup, restore) for target, (_, backup, restore) in CLOUD_IDENTITIES.items()]
     playbook = tmp_path / "restore.yml"
     playbook.write_text(yaml.safe_dump(plays))
     run = run_playbook(str(playbook))
@@ -128,11 +140,34 @@ def test_the_restore_drill_reads_the_store_with_the_cluster_identity(tmp_path):
         for template in ("cluster.yml.j2", "restore.yml.j2")
     )
     for target, cluster, copy in zip(CLOUD_IDENTITIES, clusters, copies, strict=True):
-        annotations = CLOUD_IDENTITIES[target][1]
-        assert copy["serviceAccountTemplate"] == cluster["serviceAccountTemplate"], target
-        assert copy["serviceAccountTemplate"]["metadata"]["annotations"] == annotations, target
+        _, backup, restore = CLOUD_IDENTITIES[target]
+        assert cluster["serviceAccountTemplate"]["metadata"]["annotations"] == backup, target
+        assert copy["serviceAccountTemplate"]["metadata"]["annotations"] == restore, target
         assert copy.get("inheritedMetadata") == cluster.get("inheritedMetadata"), target
     assert copies[-1]["inheritedMetadata"] == {"labels": {"azure.workload.identity/use": "true"}}
+
+
+RESTORE_IDENTITY_CASES = [
+    # (target, backup annotations, restore annotations, refused)
+    ("eks", *CLOUD_IDENTITIES["eks"][1:], False),
+    ("gke", CLOUD_IDENTITIES["gke"][1], {}, True),
+    ("aks", CLOUD_IDENTITIES["aks"][1], CLOUD_IDENTITIES["aks"][1], True),
+    ("eks", CLOUD_IDENTITIES["eks"][1], {**CLOUD_IDENTITIES["eks"][1], "extra": "x"}, True),
+    ("gke", {}, {}, False),
+]
+
+
+def test_preflight_refuses_a_restore_drill_without_an_identity_of_its_own(tmp_path):
+    plays = [_identity_play(target, backup, restore) for target, backup, restore, _ in RESTORE_IDENTITY_CASES]
+    playbook = tmp_path / "identities.yml"
+    playbook.write_text(yaml.safe_dump(plays))
+    run = run_playbook(str(playbook))
+    assert run.returncode == 0, run.output
+    results = run.task_results("sre.platform.cloudnative_pg : Check the restore drill's identity")
+    for result, case in zip(results, RESTORE_IDENTITY_CASES, strict=True):
+        assert bool(result.get("failed")) is case[-1], f"{case}: {result}"
+        if case[-1]:
+            assert "cloudnative_pg_restore_service_account_annotations" in result["msg"], result
 
 
 def test_no_secret_is_ever_rendered(local_objects, cloud_objects):

@@ -227,3 +227,17 @@ def test_module_and_root_output_the_restore_identity(module):
     root = ENVS / CLOUDS[module] / "outputs.tf"
     root_outputs = {k: v for block in parse(root)["output"] for k, v in block.items()}
     assert root_outputs[name]["value"] == f"${{module.cluster.{name}}}"
+
+
+@pytest.mark.parametrize(
+    "inventory", sorted(ROOT.glob("inventories/*/*/group_vars/platform.yml")), ids=lambda p: "/".join(p.parts[-4:-2])
+)
+def test_cloud_inventories_give_the_restore_drill_its_own_identity(inventory):
+    settings = yaml.safe_load(inventory.read_text())
+    if settings.get("platform_target") not in ANNOTATIONS:
+        pytest.skip("not a cloud inventory")
+    backup = settings["cloudnative_pg_service_account_annotations"]
+    restore = settings["cloudnative_pg_restore_service_account_annotations"]
+    key = ANNOTATIONS[settings["platform_target"]]
+    assert set(backup) == set(restore) == {key}
+    assert restore[key] != backup[key]
