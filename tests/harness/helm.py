@@ -2,6 +2,9 @@
 
 Every call gets its own HELM_CACHE_HOME / HELM_CONFIG_HOME / HELM_DATA_HOME in a
 temporary directory, so tests never read or write the user's Helm state.
+``run_helm(args, env)`` adds variables: a KUBECONFIG of the API emulator and
+Helm's SQL release store (HELM_DRIVER=sql, see tests/test_down_existing.py) let
+helm install and uninstall releases there.
 """
 
 from __future__ import annotations
@@ -50,10 +53,11 @@ def _value_args(values_files: Iterable[Path | str], set_values: Mapping[str, obj
     return args
 
 
-def run_helm(args: list[str]) -> subprocess.CompletedProcess[str]:
-    """Run helm with isolated state directories; never raises on a non-zero exit."""
+def run_helm(args: list[str], env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run helm with isolated state directories, plus ``env`` (a kubeconfig, a release store); never raises on a
+    non-zero exit."""
     with tempfile.TemporaryDirectory(prefix="helm-home-") as home:
-        env = dict(os.environ)
+        env = {**os.environ, **(env or {})}
         for name in ("CACHE", "CONFIG", "DATA"):
             env[f"HELM_{name}_HOME"] = os.path.join(home, name.lower())
         return subprocess.run([helm_binary(), *args], capture_output=True, text=True, env=env, timeout=120, check=False)
