@@ -39,3 +39,19 @@ def test_unknown_target_is_refused():
     )
     assert run.returncode != 0
     assert "platform_target must be kind, existing, eks, aks or gke (got 'minikube')" in run.output
+
+
+def test_down_on_an_existing_target_refuses_a_teardown_timeout_of_zero(tmp_path):
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    # A kubeconfig that does not exist: no cluster of the user's can be reached.
+    variables = {"cluster_teardown_timeout": 0, "platform_state_dir": str(state_dir)}
+    run = run_playbook(
+        "playbooks/down.yml",
+        inventory="inventories/existing",
+        extra_vars={**variables, "platform_kubeconfig": str(tmp_path / "no-cluster")},
+        json_output=False,
+    )
+    assert run.returncode != 0
+    assert "cluster_teardown_timeout a number of seconds above 0 (got '0')" in run.output
+    assert state_dir.exists(), "nothing is removed after a refusal"
