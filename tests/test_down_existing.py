@@ -314,3 +314,24 @@ def test_the_teardown_names_fall_back_to_the_roles_defaults(tmp_path):
     fallbacks, defaults = (result["_cluster_teardown"] for result in run.task_results("Teardown"))
     assert fallbacks == defaults
     assert fallbacks[0]["component"] == "apps", "the services go first"
+
+
+def test_down_leaves_what_a_switched_off_role_would_have_installed(tmp_path):
+    """With platform_enable_metallb false, a MetalLB on the cluster is not the platform's: down.yml keeps it."""
+    switched_off = {"platform_enable_metallb": False, "monitoring_metrics_server_enabled": False}
+    play = {
+        "name": "switched off", "hosts": "localhost", "connection": "local", "gather_facts": False,
+        "vars": switched_off, "vars_files": [str(ROOT / "roles/cluster/vars/main.yml")],
+        "tasks": [{"name": "Teardown", "ansible.builtin.debug": {"var": "_cluster_teardown"}}],
+    }  # fmt: skip
+    playbook = tmp_path / "teardown.yml"
+    playbook.write_text(yaml.safe_dump([play]))
+    run = run_playbook(str(playbook))
+    assert run.returncode == 0, run.output
+    (result,) = run.task_results("Teardown")
+    steps = {step["component"]: step for step in result["_cluster_teardown"]}
+    assert steps["metallb"]["enabled"] is False
+    assert all(steps[name]["enabled"] is True for name in steps if name != "metallb")
+    releases = {release["name"]: release.get("enabled", True) for release in steps["monitoring"]["releases"]}
+    assert releases["metrics-server"] is False, "kube-system's metrics-server is someone else's"
+    assert releases["kube-prometheus-stack"] is True
