@@ -241,3 +241,25 @@ def test_cloud_inventories_give_the_restore_drill_its_own_identity(inventory):
     key = ANNOTATIONS[settings["platform_target"]]
     assert set(backup) == set(restore) == {key}
     assert restore[key] != backup[key]
+
+
+def test_both_gke_identities_may_check_that_the_bucket_exists():
+    # Barman Cloud's connectivity check on Google Cloud is bucket.exists() (storage.buckets.get), which
+    # neither objectUser nor objectViewer grants: without it WAL archiving and backups fail with a 403.
+    grants = gke_grants()
+    assert {identity for identity, roles in grants.items() if "roles/storage.legacyBucketReader" in roles} == {
+        "backups",
+        "restore",
+    }
+
+
+def test_the_longest_gke_name_fits_every_service_account_id():
+    # A Google service account id is 6 to 30 characters; the module's name prefixes each one.
+    config = load(MODULES / "gke")
+    (validation,) = config.variables["name"]["validation"]
+    lengths = re.search(r"\{(\d+),(\d+)\}", validation["condition"])
+    shortest, longest = "a" * (int(lengths[1]) + 1), "a" * (int(lengths[2]) + 1)
+    for account in of_type("gke", "google_service_account"):
+        for name in (shortest, longest):
+            account_id = interpolate(account["account_id"], {"var.name": name})
+            assert 6 <= len(account_id) <= 30, f"{account['account_id']} with name {name!r}: {account_id}"

@@ -49,6 +49,14 @@ resource "google_storage_bucket_iam_member" "backups_writer" {
   member = google_service_account.backups.member
 }
 
+# Barman Cloud checks that the bucket exists before it archives or backs up
+# (storage.buckets.get), which objectUser does not grant.
+resource "google_storage_bucket_iam_member" "backups_bucket_reader" {
+  bucket = google_storage_bucket.backups.name
+  role   = "roles/storage.legacyBucketReader"
+  member = google_service_account.backups.member
+}
+
 # The workload pool exists once the cluster does.
 resource "google_service_account_iam_member" "backups_workload_identity" {
   service_account_id = google_service_account.backups.name

@@ -8,8 +8,9 @@ variable "name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.name))
-    error_message = "name must be 2-31 lowercase letters, digits or dashes, starting with a letter."
+    # 19 at most: "<name>-pg-backups" must fit a service account id (30 characters).
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}$", var.name))
+    error_message = "name must be 2-19 lowercase letters, digits or dashes, starting with a letter (it prefixes service account ids of at most 30 characters)."
   }
 }
 
