@@ -75,6 +75,23 @@ def release(cluster: KubeEmulatorServer, active_url: str, preview_url: str, **re
     )
 
 
+def rollout(cluster: KubeEmulatorServer, url: str, image_tag: str, **request) -> PlaybookRun:
+    """Run rollout.yml for user-hasher against the emulator, its probe sent to url."""
+    extra_vars = {
+        "service": SERVICE,
+        "image_tag": image_tag,
+        "platform_kubeconfig": str(cluster.kubeconfig),
+        "apps_services": [SERVICE],
+        "apps_build_images": False,
+        "apps_service_urls": {SERVICE: url},
+        **request,
+    }
+    run_tmp = tempfile.mkdtemp(prefix="rollout-", dir=cluster.workdir)
+    return run_playbook(
+        "playbooks/rollout.yml", inventory="inventories/local", extra_vars=extra_vars, env={"TMPDIR": run_tmp}
+    )
+
+
 def live(cluster: KubeEmulatorServer) -> dict:
     """Active slot, and image and pod count of each slot."""
     service = cluster.get("v1", "Service", SERVICE, SERVICE)
@@ -158,22 +175,15 @@ def test_a_release_needs_a_known_service_and_a_tag(cluster, good_hasher):
 
 
 def test_rollout_updates_the_active_slot_under_the_probe(cluster, good_hasher):
-    extra_vars = {
-        "service": SERVICE,
-        "image_tag": "v5",
-        "platform_kubeconfig": str(cluster.kubeconfig),
-        "apps_services": [SERVICE],
-        "apps_build_images": False,
-        "apps_service_urls": {SERVICE: good_hasher.url},
-        "apps_release_probe_rate": 5,
-        "apps_release_probe_tail": 2,
+    run = rollout(
+        cluster,
+        good_hasher.url,
+        "v5",
+        apps_release_probe_rate=5,
+        apps_release_probe_tail=2,
         # Every object of the release goes through the apply again: slow on a busy test machine.
-        "apps_rollout_probe_duration": 90,
-        "apps_wait_timeout": 60,  # the probe must be able to outlast the rollout
-    }
-    run_tmp = tempfile.mkdtemp(prefix="rollout-", dir=cluster.workdir)
-    run = run_playbook(
-        "playbooks/rollout.yml", inventory="inventories/local", extra_vars=extra_vars, env={"TMPDIR": run_tmp}
+        apps_rollout_probe_duration=90,
+        apps_wait_timeout=60,  # the probe must be able to outlast the rollout
     )
     assert run.returncode == 0, run.output
     after = live(cluster)
@@ -185,17 +195,7 @@ def test_rollout_updates_the_active_slot_under_the_probe(cluster, good_hasher):
 
 def test_a_rollout_whose_probe_cannot_outlast_it_is_refused_before_any_change(cluster, good_hasher):
     before = live(cluster)
-    extra_vars = {
-        "service": SERVICE,
-        "image_tag": "v9",
-        "platform_kubeconfig": str(cluster.kubeconfig),
-        "apps_services": [SERVICE],
-        "apps_build_images": False,
-        "apps_service_urls": {SERVICE: good_hasher.url},
-        "apps_rollout_probe_duration": 60,
-        "apps_wait_timeout": 60,
-    }
-    run = run_playbook("playbooks/rollout.yml", inventory="inventories/local", extra_vars=extra_vars)
+    run = rollout(cluster, good_hasher.url, "v9", apps_rollout_probe_duration=60, apps_wait_timeout=60)
     assert run.returncode != 0
     assert "apps_rollout_probe_duration (60 s) must be more than apps_wait_timeout (60 s)" in run.output
     assert live(cluster) == before
@@ -244,15 +244,7 @@ def test_a_rollout_where_flux_syncs_a_slot_is_refused_before_any_change(cluster,
     active = live(cluster)["active"]
     mark(cluster, "apps/v1", "Deployment", f"{SERVICE}-{active}", FLUX_KUSTOMIZATION)
     before = live(cluster)
-    extra_vars = {
-        "service": SERVICE,
-        "image_tag": "v8",
-        "platform_kubeconfig": str(cluster.kubeconfig),
-        "apps_services": [SERVICE],
-        "apps_build_images": False,
-        "apps_service_urls": {SERVICE: good_hasher.url},
-    }
-    run = run_playbook("playbooks/rollout.yml", inventory="inventories/local", extra_vars=extra_vars)
+    run = rollout(cluster, good_hasher.url, "v8")
     assert run.returncode != 0, run.output
     assert f"Deployment user-hasher/user-hasher-{active} is synced by Flux" in run.output
     assert "kustomize.toolkit.fluxcd.io/name" in run.output
