@@ -229,13 +229,22 @@ def test_module_and_root_output_the_restore_identity(module):
     assert root_outputs[name]["value"] == f"${{module.cluster.{name}}}"
 
 
-@pytest.mark.parametrize(
-    "inventory", sorted(ROOT.glob("inventories/*/*/group_vars/platform.yml")), ids=lambda p: "/".join(p.parts[-4:-2])
-)
-def test_cloud_inventories_give_the_restore_drill_its_own_identity(inventory):
-    settings = yaml.safe_load(inventory.read_text())
-    if settings.get("platform_target") not in ANNOTATIONS:
-        pytest.skip("not a cloud inventory")
+def cloud_inventories() -> list:
+    """Each cloud inventory with its settings, as pytest parameters named <cloud>/<environment>."""
+    inventories = []
+    for path in sorted(ROOT.glob("inventories/*/*/group_vars/platform.yml")):
+        settings = yaml.safe_load(path.read_text())
+        if settings.get("platform_target") in ANNOTATIONS:
+            inventories.append(pytest.param(path, settings, id="/".join(path.parts[-4:-2])))
+    return inventories
+
+
+def test_every_cloud_has_inventories():
+    assert {settings["platform_target"] for _, settings in (p.values for p in cloud_inventories())} == set(ANNOTATIONS)
+
+
+@pytest.mark.parametrize(("inventory", "settings"), cloud_inventories())
+def test_cloud_inventories_give_the_restore_drill_its_own_identity(inventory, settings):
     backup = settings["cloudnative_pg_service_account_annotations"]
     restore = settings["cloudnative_pg_restore_service_account_annotations"]
     key = ANNOTATIONS[settings["platform_target"]]
@@ -263,3 +272,41 @@ def test_the_longest_gke_name_fits_every_service_account_id():
         for name in (shortest, longest):
             account_id = interpolate(account["account_id"], {"var.name": name})
             assert 6 <= len(account_id) <= 30, f"{account['account_id']} with name {name!r}: {account_id}"
+
+
+def terraform_identities(module: str, tfvars: dict) -> dict[str, str]:
+    """The tail of what Terraform names the backup and restore identities, with an environment's tfvars.
+
+    EKS: the IAM role, after the ARN's account (the user's); GKE: the service account's email. AKS client ids are
+    generated, so its inventories can only carry them from `terraform output`.
+    """
+    if module == "eks":
+        return {key: f":role/{tfvars['name']}-{key}" for key in ("backups", "restore")}
+    emails = {}
+    for address, body in load(MODULES / "gke").resources.items():
+        if address.startswith("google_service_account."):
+            account = interpolate(body["account_id"], {"var.name": tfvars["name"]})
+            emails[address.removeprefix("google_service_account.")] = (
+                f"{account}@{tfvars['project_id']}.iam.gserviceaccount.com"
+            )
+    return emails
+
+
+@pytest.mark.parametrize(
+    ("inventory", "settings"), [p for p in cloud_inventories() if p.values[1]["platform_target"] in ("eks", "gke")]
+)
+def test_cloud_inventories_name_the_identities_terraform_creates(inventory, settings):
+    # The examples are meant to be filled in from `terraform output`; where the names follow from the
+    # environment's tfvars, they must be the ones Terraform creates, so that the values work as they are.
+    module = settings["platform_target"]
+    cloud, environment = inventory.parts[-4:-2]
+    expected = terraform_identities(module, parse(ENVS / cloud / environment / "terraform.tfvars"))
+    key = ANNOTATIONS[module]
+    values = {
+        "backups": settings["cloudnative_pg_service_account_annotations"][key],
+        "restore": settings["cloudnative_pg_restore_service_account_annotations"][key],
+    }
+    for identity, value in values.items():
+        assert value.endswith(expected[identity]), (
+            f"{inventory}: {identity} is {value}, Terraform creates {expected[identity]}"
+        )
