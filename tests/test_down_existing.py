@@ -126,6 +126,16 @@ SHARED_OBJECTS = [
 ]  # fmt: skip
 
 
+# The cluster's former default class, which up.yml demoted (storage_demote_classes).
+DEFAULT_MARK = "storageclass.kubernetes.io/is-default-class"
+DEMOTED_CLASS = {
+    "apiVersion": "storage.k8s.io/v1",
+    "kind": "StorageClass",
+    "metadata": {"name": "team-standard", "annotations": {DEFAULT_MARK: "false"}},
+    "provisioner": "rancher.io/local-path",
+}
+
+
 class Helm:
     """helm against the emulator, its releases kept in PostgreSQL (see the module docstring)."""
 
@@ -164,7 +174,7 @@ def platform(tmp_path_factory):
         helm = Helm(cluster, store)
         for name in PLATFORM_NAMESPACES + SHARED_NAMESPACES:
             cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-        for obj in PLATFORM_CRDS + SHARED_CRDS + PLATFORM_OBJECTS + SHARED_OBJECTS:
+        for obj in PLATFORM_CRDS + SHARED_CRDS + PLATFORM_OBJECTS + SHARED_OBJECTS + [DEMOTED_CLASS]:
             cluster.create(obj)
         charts = tmp_path_factory.mktemp("charts")
         for release, (namespace, objects) in STAND_INS.items():
@@ -180,6 +190,8 @@ def down(cluster: KubeEmulatorServer, helm: Helm, **extra_vars) -> PlaybookRun:
     variables = {
         "platform_kubeconfig": str(cluster.kubeconfig),
         "platform_state_dir": str(cluster.workdir / "state"),
+        # As the inventory of a cluster whose default class up.yml demoted; one of them is gone since.
+        "storage_demote_classes": [DEMOTED_CLASS["metadata"]["name"], "deleted-since"],
         **extra_vars,
     }
     return run_playbook(
@@ -261,6 +273,16 @@ def test_down_deletes_the_platform_namespaces_and_nothing_shared(platform, first
     assert all(stored(cluster, obj) for obj in SHARED_OBJECTS)
     assert all(stored(cluster, obj) for release in ["cert-manager"] for obj in STAND_INS[release][1])
     assert all(stored(cluster, crd) for crd in PLATFORM_CRDS + SHARED_CRDS), "CRDs stay unless asked"
+
+
+def test_down_makes_the_demoted_class_the_default_again(platform, first_run):
+    cluster, _ = platform
+    run, _ = first_run
+    assert run.returncode == 0, run.output
+    restored = cluster.get("storage.k8s.io/v1", "StorageClass", DEMOTED_CLASS["metadata"]["name"], None)
+    assert restored["metadata"]["annotations"][DEFAULT_MARK] == "true"
+    untouched = cluster.get("storage.k8s.io/v1", "StorageClass", "team-ssd", None)
+    assert DEFAULT_MARK not in (untouched["metadata"].get("annotations") or {})
 
 
 def test_down_deletes_the_database_while_its_operator_runs_and_waits_for_its_pods(platform, first_run):
