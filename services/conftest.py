@@ -32,11 +32,12 @@ def service_argv(service: str) -> list[str]:
     return [sys.executable, "-m", service.replace("-", "_")]
 
 
-def service_server(service: str, env: dict[str, str] | None = None) -> AppServer:
+def service_server(service: str, env: dict[str, str] | None = None, argv: list[str] | None = None) -> AppServer:
+    """``service`` as its image runs it, or ``argv`` (another command line) in the same environment."""
     pythonpath = os.pathsep.join(str(path) for path in CODE_DIRS)
     # Unbuffered, as in the images: tests read the JSON log while the service runs.
     base = {"PYTHONPATH": pythonpath, "PYTHONUNBUFFERED": "1"}
-    return AppServer(service, service_argv(service), env={**base, **(env or {})})
+    return AppServer(service, argv or service_argv(service), env={**base, **(env or {})})
 
 
 @pytest.fixture
@@ -51,11 +52,14 @@ def start_service(server_factory) -> Callable[..., AppServer]:
 
 @pytest.fixture(scope="module")
 def module_service():
-    """Like ``start_service``, but the process is shared by the tests of one module."""
+    """Like ``start_service``, but the process is shared by the tests of one module.
+
+    ``argv`` runs another command line (a test-only application) in the service's environment.
+    """
     started: list[AppServer] = []
 
-    def start(service: str, **env: str) -> AppServer:
-        server = service_server(service, env)
+    def start(service: str, argv: list[str] | None = None, **env: str) -> AppServer:
+        server = service_server(service, env, argv)
         started.append(server)
         return server.start()
 

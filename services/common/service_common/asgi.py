@@ -24,7 +24,15 @@ from fastapi.routing import APIRoute
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from service_common.env import Identity, ServerSettings, identity_from_env, server_settings_from_env
-from service_common.http_errors import FIELDS_TOO_LARGE, HEAD_LIMITS, LINE_TOO_LONG, MALFORMED, Refusal, refuse
+from service_common.http_errors import (
+    FIELDS_TOO_LARGE,
+    HEAD_LIMITS,
+    LINE_TOO_LONG,
+    MALFORMED,
+    SERVER_ERROR,
+    Refusal,
+    refuse,
+)
 from service_common.lifecycle import Readiness, graceful
 from service_common.observability import (
     LATENCY_BUCKETS,
@@ -32,6 +40,7 @@ from service_common.observability import (
     UNMATCHED_ROUTE,
     configure_logging,
     log_request,
+    log_unhandled,
     method_label,
     request_id_from,
     request_id_var,
@@ -110,7 +119,13 @@ def _incoming_request_id(scope: dict) -> str | None:
 
 
 class ObservabilityMiddleware:
-    """Pure ASGI (not BaseHTTPMiddleware, which costs a task per request)."""
+    """Pure ASGI (not BaseHTTPMiddleware, which costs a task per request).
+
+    It also answers an exception no handler caught: Starlette's outermost middleware would
+    send a plain-text 500 without the request id, and the server would log the traceback
+    once the request id is gone. Here the client gets the JSON ``detail`` and the log the
+    traceback with the request id.
+    """
 
     def __init__(self, app, metrics: HttpMetrics, access_log: bool) -> None:
         self.app = app
@@ -123,7 +138,7 @@ class ObservabilityMiddleware:
             return
         request_id = request_id_from(_incoming_request_id(scope))
         token = request_id_var.set(request_id)
-        status = 500  # what the client gets if the application raises
+        status = None  # until the response starts
         start = time.perf_counter()
 
         async def send_with_id(message) -> None:
@@ -135,7 +150,15 @@ class ObservabilityMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as error:
+            log_unhandled(error)
+            if status is not None:
+                raise  # the answer has begun: the server can only cut the connection
+            await JSONResponse({"detail": SERVER_ERROR.detail}, status_code=SERVER_ERROR.status)(
+                scope, receive, send_with_id
+            )
         finally:
+            status = status or 500  # the server's own 500 when the application answered nothing
             elapsed = time.perf_counter() - start
             route = _route_template(scope)
             self.metrics.observe(route, method_label(scope["method"]), status, elapsed)

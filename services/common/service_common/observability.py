@@ -23,6 +23,7 @@ _STANDARD_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 access_logger = logging.getLogger("access")
+logger = logging.getLogger(__name__)
 
 
 def request_id_from(header_value: str | None) -> str:
@@ -101,3 +102,8 @@ def log_request(method: str, route: str, path: str, status: int, duration: float
         status,
         extra={"method": method, "route": route, "path": path, "status": status, "duration_ms": duration * 1000},
     )
+
+
+def log_unhandled(error: BaseException) -> None:
+    """An exception no handler caught: its traceback, in one line with the request id (never sent to the client)."""
+    logger.error("unhandled error: %s: %s", type(error).__name__, error, exc_info=error)

@@ -7,7 +7,6 @@ PROMETHEUS_MULTIPROC_DIR makes every worker write its series to files that
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -24,6 +23,7 @@ from service_common.observability import (
     REQUEST_ID_HEADER,
     UNMATCHED_ROUTE,
     log_request,
+    log_unhandled,
     method_label,
     request_id_from,
     request_id_var,
@@ -33,7 +33,6 @@ from service_common.observability import (
 IDENTITY_LABELS = ("app_version", "pod_ip", "node_ip")
 _REQUEST_ID_ENVIRON_KEY = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
 EXTENSION = "service_common"
-logger = logging.getLogger(__name__)
 
 
 def _multiprocess_dir() -> str | None:
@@ -157,8 +156,7 @@ def _json_http_error(error: HTTPException):
 
 
 def _json_server_error(error: Exception):
-    # The traceback goes to the log, never to the client.
-    logger.error("unhandled error: %s", error, exc_info=error)
+    log_unhandled(error)
     return jsonify(error="internal server error", request_id=request_id_var.get()), 500
 
 
