@@ -66,3 +66,18 @@ def module_service():
     yield start
     for server in reversed(started):
         server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def error_body() -> Callable[[str, str, str], dict[str, str]]:
+    """``error_body(service, detail, request_id)``: the JSON body of ``service``'s error answers.
+
+    FastAPI's ``{"detail": ...}`` for the FastAPI services; kv-store's ``error`` with the request id.
+    """
+
+    def body(service: str, detail: str, request_id: str) -> dict[str, str]:
+        if service == "kv-store":
+            return {"error": detail, "request_id": request_id}
+        return {"detail": detail}
+
+    return body

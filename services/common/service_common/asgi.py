@@ -31,6 +31,7 @@ from service_common.http_errors import (
     MALFORMED,
     SERVER_ERROR,
     Refusal,
+    detail_body,
     refuse,
 )
 from service_common.lifecycle import Readiness, graceful
@@ -154,9 +155,8 @@ class ObservabilityMiddleware:
             log_unhandled(error)
             if status is not None:
                 raise  # the answer has begun: the server can only cut the connection
-            await JSONResponse({"detail": SERVER_ERROR.detail}, status_code=SERVER_ERROR.status)(
-                scope, receive, send_with_id
-            )
+            answer = JSONResponse(detail_body(SERVER_ERROR.detail, request_id), status_code=SERVER_ERROR.status)
+            await answer(scope, receive, send_with_id)
         finally:
             status = status or 500  # the server's own 500 when the application answered nothing
             elapsed = time.perf_counter() - start
@@ -346,7 +346,8 @@ class JsonErrorProtocol(HttpToolsProtocol):
     httptools reads request lines and header fields of any size, and uvicorn answers what
     it cannot parse with a plain-text 400. Here a request line, a field or a field count over
     ``HEAD_LIMITS`` is refused (414, 431), a head still unfinished past the most a valid one
-    can take is refused before more of it is held, and every refusal is the JSON ``refuse`` answer.
+    can take is refused before more of it is held, and every refusal is the JSON ``refuse``
+    answer, shaped as FastAPI's own errors are (``detail_body``).
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -391,7 +392,7 @@ class JsonErrorProtocol(HttpToolsProtocol):
         self._send_refusal(self._refusal)
 
     def _send_refusal(self, refusal: Refusal) -> None:
-        self.transport.write(refuse(refusal, metrics_of(self.config.app)))
+        self.transport.write(refuse(refusal, metrics_of(self.config.app), detail_body))
         self.transport.close()
 
 

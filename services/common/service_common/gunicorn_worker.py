@@ -1,9 +1,10 @@
 """gunicorn's gevent worker, answering the requests gunicorn refuses with JSON errors.
 
 gunicorn's ``Worker.handle_error`` writes an HTML page naming what it could not parse
-(the client's own bytes included). Here the same cases get ``http_errors.refuse``:
-``{"detail": ...}``, the same statuses as gunicorn's, counted and logged. The
-configuration names the class: ``worker_class = "service_common.gunicorn_worker.JsonErrorGeventWorker"``.
+(the client's own bytes included). Here the same cases get ``http_errors.refuse`` in the
+shape of the Flask application's own errors (``error_body``: ``{"error": ..., "request_id": ...}``,
+as kv-store's 4xx), with gunicorn's statuses, counted and logged. The configuration names
+the class: ``worker_class = "service_common.gunicorn_worker.JsonErrorGeventWorker"``.
 
 gunicorn's master loads this class before forking: it imports gunicorn and the
 standard library only, never the application (see kv-store's gunicorn.conf.py).
@@ -21,6 +22,7 @@ from service_common.http_errors import (
     MALFORMED,
     SERVER_ERROR,
     Refusal,
+    error_body,
     refuse,
 )
 
@@ -48,7 +50,7 @@ def refusal_for(exc: BaseException) -> Refusal:
 
 
 class JsonErrorGeventWorker(GeventWorker):
-    """A gevent worker whose error answers are the services' JSON, not gunicorn's HTML."""
+    """A gevent worker whose error answers are the Flask services' JSON errors, not gunicorn's HTML."""
 
     def handle_error(self, req, client, addr, exc) -> None:
         refusal = refusal_for(exc)
@@ -56,7 +58,7 @@ class JsonErrorGeventWorker(GeventWorker):
             # The traceback goes to the log, never to the client.
             self.log.exception("error handling a request: %s", type(exc).__name__)
         try:
-            util.write_nonblock(client, refuse(refusal, self._metrics()))
+            util.write_nonblock(client, refuse(refusal, self._metrics(), error_body))
         except Exception:  # the client may be gone: nothing left to tell it
             self.log.debug("failed to send the error answer")
 

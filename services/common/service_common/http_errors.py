@@ -3,7 +3,8 @@
 A request line or header fields over the limits, or bytes that do not parse as
 HTTP, are answered by the server (uvicorn, gunicorn), not the application. Both
 servers' adapters (``asgi.JsonErrorProtocol``, ``gunicorn_worker.JsonErrorGeventWorker``)
-answer through ``refuse``: the services' JSON error, counted and logged like any
+answer through ``refuse``: a JSON error in the shape of the application's own errors
+(``detail_body`` for FastAPI, ``error_body`` for Flask), counted and logged like any
 response. Standard library only: gunicorn's master imports this before any worker.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
@@ -61,14 +63,28 @@ FIELDS_TOO_LARGE = Refusal(
 SERVER_ERROR = Refusal(500, "internal server error")
 
 
+# The JSON object of an error answer, from its detail and request id: each framework's own shape.
+ErrorBody = Callable[[str, str], dict[str, str]]
+
+
+def detail_body(detail: str, request_id: str) -> dict[str, str]:
+    """FastAPI's shape, which the FastAPI services' own errors (404, 413, 500) have: ``{"detail": ...}``."""
+    return {"detail": detail}
+
+
+def error_body(detail: str, request_id: str) -> dict[str, str]:
+    """The shape of the Flask services' errors (``service_common.wsgi``, kv-store): ``{"error", "request_id"}``."""
+    return {"error": detail, "request_id": request_id}
+
+
 class Metrics(Protocol):
     """What both services' HttpMetrics (asgi, wsgi) offer."""
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None: ...
 
 
-def refuse(refusal: Refusal, metrics: Metrics | None) -> bytes:
-    """Count and log ``refusal``; return the whole response to write before closing."""
+def refuse(refusal: Refusal, metrics: Metrics | None, body: ErrorBody) -> bytes:
+    """Count and log ``refusal``; return the whole response, its JSON shaped by ``body``, to write before closing."""
     request_id = request_id_from(None)
     if metrics is not None:
         metrics.observe(UNMATCHED_ROUTE, REFUSED_METHOD, refusal.status, 0.0)
@@ -83,11 +99,10 @@ def refuse(refusal: Refusal, metrics: Metrics | None) -> bytes:
         )
     finally:
         request_id_var.reset(token)
-    return _response(refusal, request_id)
+    return _response(refusal, request_id, json.dumps(body(refusal.detail, request_id)).encode())
 
 
-def _response(refusal: Refusal, request_id: str) -> bytes:
-    body = json.dumps({"detail": refusal.detail}).encode()
+def _response(refusal: Refusal, request_id: str, body: bytes) -> bytes:
     head = (
         f"HTTP/1.1 {refusal.status} {HTTPStatus(refusal.status).phrase}\r\n"
         f"Date: {formatdate(usegmt=True)}\r\n"

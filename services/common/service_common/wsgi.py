@@ -17,6 +17,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from service_common.env import Identity
+from service_common.http_errors import SERVER_ERROR, error_body
 from service_common.lifecycle import Readiness
 from service_common.observability import (
     LATENCY_BUCKETS,
@@ -152,12 +153,12 @@ def request_body() -> bytes:
 
 
 def _json_http_error(error: HTTPException):
-    return jsonify(error=error.description, request_id=request_id_var.get()), error.code
+    return jsonify(error_body(error.description, request_id_var.get())), error.code
 
 
 def _json_server_error(error: Exception):
     log_unhandled(error)
-    return jsonify(error="internal server error", request_id=request_id_var.get()), 500
+    return jsonify(error_body(SERVER_ERROR.detail, request_id_var.get())), SERVER_ERROR.status
 
 
 def probe_blueprint(readiness: Readiness, metrics: HttpMetrics) -> Blueprint:

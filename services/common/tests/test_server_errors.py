@@ -1,8 +1,9 @@
 """Requests the HTTP server refuses before the application sees them (a request line or
-header fields over the limits, a request it cannot parse) get the services' JSON error:
-``{"detail": ...}``, Content-Type application/json, Connection: close and an X-Request-ID,
-never the server's HTML or plain text. Each is counted and logged like any response.
-Every service runs as its image runs it, sent raw bytes no HTTP client would send."""
+header fields over the limits, a request it cannot parse) get the service's own JSON error
+(FastAPI's ``{"detail": ...}``, kv-store's ``{"error": ..., "request_id": ...}``),
+Content-Type application/json, Connection: close and an X-Request-ID, never the server's
+HTML or plain text. Each is counted and logged like any response. Every service runs as
+its image runs it, sent raw bytes no HTTP client would send."""
 
 from __future__ import annotations
 
@@ -122,13 +123,14 @@ REFUSED = {
 
 
 @pytest.mark.parametrize("case", REFUSED)
-def test_refused_request_gets_a_json_error_and_a_close(service, case):
+def test_refused_request_gets_a_json_error_and_a_close(service, error_body, case):
     request, status, detail = REFUSED[case]
     answer = _exchange(service.port, request)
-    assert (answer.status, answer.json()) == (status, {"detail": detail})
+    request_id = answer.headers["x-request-id"]
+    assert (answer.status, answer.json()) == (status, error_body(service.name, detail, request_id))
     assert answer.headers["content-type"] == "application/json"
     assert answer.headers["connection"].lower() == "close"
-    assert len(answer.headers["x-request-id"]) == 32
+    assert len(request_id) == 32
     assert answer.closed
 
 

@@ -30,27 +30,18 @@ def _argv(service: str) -> list[str]:
     return [sys.executable, str(RAISING_APP), service, RAISING_PATH]
 
 
-def _error_body(service: str, request_id: str) -> dict:
-    """Each service's own error shape: FastAPI's ``detail``; kv-store's ``error`` and ``request_id``."""
-    if service == "kv-store":
-        return {"error": SERVER_ERROR, "request_id": request_id}
-    return {"detail": SERVER_ERROR}
-
-
 @pytest.fixture(scope="module", params=["password-generator", "user-hasher", "kv-store"])
 def service(request, module_service, redis_server):
-    server = module_service(request.param, argv=_argv(request.param), REDIS_URL=redis_server.url, USER_SALT="salt")
-    server.service = request.param
-    return server
+    return module_service(request.param, argv=_argv(request.param), REDIS_URL=redis_server.url, USER_SALT="salt")
 
 
 def _raise(service, request_id: str):
     return http("GET", f"{service.url}{RAISING_PATH}", headers={"X-Request-ID": request_id})
 
 
-def test_unhandled_exception_gets_the_services_json_error(service):
+def test_unhandled_exception_gets_the_services_json_error(service, error_body):
     status, headers, body = _raise(service, "unhandled-json")
-    assert (status, json.loads(body)) == (500, _error_body(service.service, "unhandled-json"))
+    assert (status, json.loads(body)) == (500, error_body(service.name, SERVER_ERROR, "unhandled-json"))
     assert headers["Content-Type"] == "application/json"
     assert headers["X-Request-ID"] == "unhandled-json"
 
