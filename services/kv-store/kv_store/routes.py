@@ -131,7 +131,19 @@ def list_pairs():
     count = _int_arg("count", LIST_DEFAULT_PAGE, 1, LIST_MAX_PAGE)
     client = _redis()
     next_cursor, keys = client.scan(cursor=cursor, count=count)
-    values = client.mget(keys) if keys else []
+    # As bytes: the command packer (hiredis) encodes str strictly, whatever encoding_errors says.
+    values = client.mget([_stored(key) for key in keys]) if keys else []
     count_operation("ok")
     # Keys holding other types than strings read as null.
-    return jsonify(items=dict(zip(keys, values, strict=True)), cursor=str(next_cursor), complete=next_cursor == 0)
+    items = {_shown(key): _shown(value) for key, value in zip(keys, values, strict=True)}
+    return jsonify(items=items, cursor=str(next_cursor), complete=next_cursor == 0)
+
+
+def _stored(text: str) -> bytes:
+    """The bytes Redis holds for text it answered (store.py decodes with surrogateescape)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _shown(text: str | None) -> str | None:
+    """Text as JSON can carry it: bytes other clients stored that are not UTF-8 become \\xNN escapes."""
+    return None if text is None else _stored(text).decode("utf-8", "backslashreplace")

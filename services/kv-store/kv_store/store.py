@@ -32,6 +32,9 @@ def _client_options(settings: RedisSettings) -> dict:
         "socket_connect_timeout": settings.connect_timeout,
         "retry": Retry(NoBackoff(), settings.retries),
         "decode_responses": True,
+        # Other clients may store bytes that are not UTF-8: they decode to lone surrogates, which
+        # encode back to the same bytes (SCAN then MGET finds the key), instead of failing the call.
+        "encoding_errors": "surrogateescape",
     }
 
 

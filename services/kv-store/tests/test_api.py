@@ -11,11 +11,12 @@ from kv_store.config import LIST_MAX_PAGE, MAX_BODY_BYTES, MAX_KEY_BYTES, MAX_VA
 from tests.harness.http import get_json, http
 
 
-def _redis_command(redis, *args: str) -> bytes:
-    """One command over RESP, to check what the service really stored."""
-    payload = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
+def _redis_command(redis, *args: str | bytes) -> bytes:
+    """One command over RESP, to check what the service really stored (or store what another client would)."""
+    parts = [a if isinstance(a, bytes) else a.encode() for a in args]
+    payload = f"*{len(parts)}\r\n".encode() + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
     with socket.create_connection(("127.0.0.1", redis.port), timeout=5) as sock:
-        sock.sendall(payload.encode())
+        sock.sendall(payload)
         return sock.recv(65536)
 
 
@@ -139,6 +140,25 @@ def test_list_walks_every_key_in_bounded_pages(kv, redis):
             break
     assert {k: v for k, v in seen.items() if k.startswith("walk:")} == {f"walk:{i}": str(i) for i in range(300)}
     assert pages >= 300 // 100
+
+
+def test_list_shows_pairs_other_clients_wrote_in_bytes_that_are_not_utf8(kv, redis):
+    # Every page holding such a pair answered 500, so the rest of the keyspace could not be listed.
+    assert _redis_command(redis, "SET", b"foreign:\xff", b"caf\xe9 \xc3\xa9") == b"+OK\r\n"
+    items: dict[str, str] = {}
+    cursor = "0"
+    try:
+        while True:
+            status, page = get_json(f"{kv.url}/list?cursor={cursor}&count=100")
+            assert status == 200, page
+            items.update(page["items"])
+            cursor = page["cursor"]
+            if page["complete"]:
+                break
+    finally:
+        _redis_command(redis, "DEL", b"foreign:\xff")
+    # The bytes that are not UTF-8 read as \xNN escapes, the rest as text.
+    assert items["foreign:\\xff"] == "caf\\xe9 \u00e9"
 
 
 @pytest.mark.parametrize("query", ["count=0", f"count={LIST_MAX_PAGE + 1}", "cursor=-1", "cursor=abc"])
