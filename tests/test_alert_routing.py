@@ -8,14 +8,16 @@ configuration and says which receiver an alert reaches.
 
 from __future__ import annotations
 
+import json
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.harness.ansible import preflight_play, run_playbook
-from tests.harness.servers import find_binary
+from tests.harness.servers import AlertmanagerServer, find_binary
 
 VALUES = "kube-prometheus-stack.yml.j2"
 RECEIVERS = [
@@ -78,6 +80,14 @@ def test_the_preflight_refuses_alerts_that_reach_nobody(run, index):
     assert bool(failed) is refused, f"{variables}: failed checks {failed}"
 
 
+def rendered_alertmanager_config(play: dict) -> str:
+    """The Alertmanager configuration of the kube-prometheus-stack values one play rendered."""
+    (rendered,) = [
+        task["hosts"]["localhost"]["msg"] for task in play["tasks"] if task["task"]["name"] == f"Render {VALUES}"
+    ]
+    return yaml.safe_dump(yaml.safe_load(rendered)["alertmanager"]["config"])
+
+
 def _receiver(amtool: str, config: Path, labels: str) -> str:
     done = subprocess.run(
         [amtool, "config", "routes", "test", f"--config.file={config}", labels],
@@ -94,11 +104,31 @@ def test_alertmanager_sends_each_alert_where_the_variables_say(run, amtool, tmp_
     _, _, expected = ROUTING_CASES[index]
     play = run.report["plays"][len(PREFLIGHT_CASES) + index]
     assert not _failed_checks(play)
-    (rendered,) = [
-        task["hosts"]["localhost"]["msg"] for task in play["tasks"] if task["task"]["name"] == f"Render {VALUES}"
-    ]
     config = tmp_path / "alertmanager.yml"
-    config.write_text(yaml.safe_dump(yaml.safe_load(rendered)["alertmanager"]["config"]))
+    config.write_text(rendered_alertmanager_config(play))
     checked = subprocess.run([amtool, "check-config", str(config)], capture_output=True, text=True, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert {labels: _receiver(amtool, config, labels) for labels in expected} == expected
+
+
+def _burn_alert(service: str) -> dict:
+    labels = {"alertname": "ErrorBudgetBurn", "severity": "critical", "routing": "page", "slo_service": service}
+    return {"labels": {**labels, "slo_name": "availability", "long_window": "1h", "short_window": "5m"}}
+
+
+def test_burn_rate_alerts_of_two_services_are_separate_notifications(run, server_factory):
+    """Burn-rate alerts carry slo_service, not namespace: grouped by alertname alone, a second service's page
+    would wait for the first one's group_interval and arrive inside an unrelated notification."""
+    # The dev case: its receiver is "null", so Alertmanager groups the alerts and sends nothing anywhere.
+    play = run.report["plays"][len(PREFLIGHT_CASES)]
+    alertmanager = server_factory(AlertmanagerServer(rendered_alertmanager_config(play)))
+    request = urllib.request.Request(
+        f"{alertmanager.url}/api/v2/alerts",
+        data=json.dumps([_burn_alert("kv-store"), _burn_alert("user-hasher")]).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+    with urllib.request.urlopen(f"{alertmanager.url}/api/v2/alerts/groups", timeout=10) as response:
+        groups = json.load(response)
+    services = sorted(sorted(alert["labels"]["slo_service"] for alert in group["alerts"]) for group in groups)
+    assert services == [["kv-store"], ["user-hasher"]]
