@@ -1,4 +1,5 @@
-"""Runbook commands name Deployments the platform creates: a wrong name fails at 3 a.m., not here."""
+"""Runbook commands name what the platform creates and use it as it is set up: a wrong command fails at 3 a.m.,
+not here."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ CNPG_ROLE = ROOT / "roles" / "cloudnative_pg"
 NAMESPACE = re.compile(r"(?:-n|--namespace)[ =]([a-z0-9-]+)")
 DEPLOYMENT = re.compile(r"\bdeploy(?:ment)?/([a-z0-9-]+)")
 VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+# `kubectl cnpg backup ...` up to the closing backtick or the end of the line.
+CNPG_BACKUP = re.compile(r"kubectl cnpg backup[^`\n]*")
 
 
 def helm_fullname(release: str, chart: str) -> str:
@@ -77,3 +80,21 @@ def test_the_known_deployments_include_the_operator_and_the_services():
 def test_runbook_commands_name_deployments_that_exist(path: Path):
     unknown = [pair for pair in named_deployments(path) if pair not in platform_deployments()]
     assert unknown == [], f"{path.name} names Deployments the platform does not create: {unknown}"
+
+
+def scheduled_backup_method() -> str:
+    """The kubectl-cnpg flags that request a backup the way the role's ScheduledBackup does."""
+    template = (CNPG_ROLE / "templates" / "scheduledbackup.yml.j2").read_text()
+    variables = yaml.safe_load((CNPG_ROLE / "vars" / "main.yml").read_text())
+    # Only the method and the plugin matter here: other variables become placeholders.
+    text = VARIABLE.sub(lambda match: str(variables.get(match.group(1), "x")), re.sub(r"\{%.*?%\}", "", template))
+    spec = yaml.safe_load(text)["spec"]
+    return f"--method {spec['method']} --plugin-name {spec['pluginConfiguration']['name']}"
+
+
+@pytest.mark.parametrize("path", sorted(RUNBOOKS_DIR.glob("*.md")), ids=lambda p: p.stem)
+def test_on_demand_backups_use_the_scheduled_backup_method(path: Path):
+    """Without the plugin method kubectl-cnpg asks for the in-tree barmanObjectStore, which the Cluster has not."""
+    method = scheduled_backup_method()
+    wrong = [command for command in CNPG_BACKUP.findall(path.read_text()) if method not in command]
+    assert wrong == [], f"{path.name}: add '{method}' to {wrong}"
