@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
@@ -128,7 +129,16 @@ def test_burn_rate_alerts_of_two_services_are_separate_notifications(run, server
         headers={"Content-Type": "application/json"},
     )
     urllib.request.urlopen(request, timeout=10).close()
-    with urllib.request.urlopen(f"{alertmanager.url}/api/v2/alerts/groups", timeout=10) as response:
-        groups = json.load(response)
-    services = sorted(sorted(alert["labels"]["slo_service"] for alert in group["alerts"]) for group in groups)
-    assert services == [["kv-store"], ["user-hasher"]]
+    assert _grouped_services(alertmanager.url) == [["kv-store"], ["user-hasher"]]
+
+
+def _grouped_services(url: str, timeout: float = 10.0) -> list[list[str]]:
+    """slo_service of the alerts of each group, once the dispatcher has grouped both alerts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(f"{url}/api/v2/alerts/groups", timeout=10) as response:
+            groups = json.load(response)
+        services = sorted(sorted(alert["labels"]["slo_service"] for alert in group["alerts"]) for group in groups)
+        if sum(map(len, services)) == 2 or time.monotonic() > deadline:
+            return services
+        time.sleep(0.1)
