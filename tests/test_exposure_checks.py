@@ -46,6 +46,11 @@ CASES = [
     ),
     ("apps", "Check the Ingresses", {"apps_ingress_tls": "ture"}, True),
     ("apps", "Check the Ingresses", {"apps_ingress_controller_namespace": "Ingress_Nginx"}, True),
+    ("apps", "Check the Service URLs", {"apps_service_urls": {"user-hasher-preview": "http://127.0.0.1:8080"}}, False),
+    ("apps", "Check the Service URLs", {"apps_service_urls": {"user-hasher": "127.0.0.1:8080"}}, True),
+    ("apps", "Check the Service URLs", {"apps_service_urls": {"user-hasher": None}}, True),
+    ("apps", "Check the Service URLs", {"apps_service_urls": {"user-hahser": "http://127.0.0.1:8080"}}, True),
+    ("apps", "Check the Service URLs", {"apps_service_urls": ["http://127.0.0.1:8080"]}, True),
 ]
 
 

@@ -113,6 +113,17 @@ def probe_results(run: PlaybookRun) -> list[dict]:
     ]
 
 
+def ran(run: PlaybookRun, task_name: str) -> bool:
+    """Whether the play ran a task of that name (role tasks are reported as '<role> : <name>')."""
+    return any(task["task"]["name"].endswith(task_name) for play in run.report["plays"] for task in play["tasks"])
+
+
+def failure_messages(run: PlaybookRun) -> str:
+    """The messages of the tasks that failed, unescaped (run.output holds them inside JSON strings)."""
+    results = [task["hosts"].get("localhost", {}) for play in run.report["plays"] for task in play["tasks"]]
+    return "\n".join(str(result.get("msg")) for result in results if result.get("failed"))
+
+
 def test_release_deploys_the_idle_slot_and_flips_to_it(cluster, good_hasher):
     run = release(cluster, good_hasher.url, good_hasher.url, image_tag="v2")
     assert run.returncode == 0, run.output
@@ -172,6 +183,29 @@ def test_a_release_needs_a_known_service_and_a_tag(cluster, good_hasher):
     run = release(cluster, good_hasher.url, good_hasher.url, service="nope")
     assert run.returncode != 0
     assert "-e service=NAME must be one of user-hasher" in run.output
+
+
+# Bad input given only to a release: the role's preflight refuses it before the cluster is read.
+BAD_INPUT = [
+    ({"apps_ingress_hosts": {SERVICE: "Not_A_Host"}}, 'not a DNS name: {"user-hasher": "Not_A_Host"}'),
+    ({"apps_ingress_tls": "maybe"}, "apps_ingress_tls must be true or false (got 'maybe')"),
+    ({"apps_strategy": "canary"}, "apps_strategy must be rolling or bluegreen (got 'canary')"),
+    ({"apps_service_urls": {SERVICE: "127.0.0.1:8080"}}, 'not a URL: {"user-hasher": "127.0.0.1:8080"}'),
+]
+
+
+@pytest.mark.parametrize(("bad", "message"), BAD_INPUT, ids=["ingress-host", "ingress-tls", "strategy", "service-url"])
+@pytest.mark.parametrize("play", ["release", "rollout"])
+def test_bad_role_input_is_refused_before_the_cluster_is_read(cluster, good_hasher, play, bad, message):
+    before = live(cluster)
+    if play == "release":
+        run = release(cluster, good_hasher.url, good_hasher.url, image_tag="v9", **bad)
+    else:
+        run = rollout(cluster, good_hasher.url, "v9", **bad)
+    assert run.returncode != 0, run.output
+    assert message in failure_messages(run), run.output
+    assert not ran(run, f"Read the Deployments of {SERVICE}"), "the preflight must come before the cluster is read"
+    assert live(cluster) == before
 
 
 def test_rollout_updates_the_active_slot_under_the_probe(cluster, good_hasher):
