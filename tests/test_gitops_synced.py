@@ -35,3 +35,13 @@ def test_each_mark_names_the_object_and_its_controller(obj, controller, mark):
 def test_the_helm_instance_label_alone_is_no_gitops_mark():
     """Helm and the service chart set app.kubernetes.io/instance on every object they make."""
     assert gitops_synced([service(labels={"app.kubernetes.io/instance": "kv-store"}), {"metadata": {}}]) == []
+
+
+def test_an_instance_label_other_than_the_charts_is_argo_cd_label_tracking():
+    """Argo CD's label tracking under its old default key writes the Application's name there."""
+    obj = service(labels={"app.kubernetes.io/instance": "sre-platform-apps"})
+    assert gitops_synced([obj], release="kv-store") == [
+        "Service kv-store/kv-store is synced by Argo CD (label app.kubernetes.io/instance=sre-platform-apps, "
+        "not kv-store as the chart sets it: label tracking)"
+    ]
+    assert gitops_synced([service(labels={"app.kubernetes.io/instance": "kv-store"})], release="kv-store") == []

@@ -258,7 +258,8 @@ def mark(cluster: KubeEmulatorServer, api_version: str, kind: str, name: str, me
 ARGO_CD_TRACKING = {
     "annotations": {"argocd.argoproj.io/tracking-id": "sre-platform-apps:/Service:user-hasher/user-hasher"}
 }
-FLUX_KUSTOMIZATION = {"labels": {"kustomize.toolkit.fluxcd.io/name": "sre-platform-apps"}}
+FLUX_KUSTOMIZATION_LABEL = "kustomize.toolkit.fluxcd.io/name"
+FLUX_KUSTOMIZATION = {"labels": {FLUX_KUSTOMIZATION_LABEL: "sre-platform-apps"}}
 
 
 def test_a_release_where_argo_cd_syncs_the_service_is_refused_before_any_change(cluster, good_hasher):
@@ -293,3 +294,60 @@ def test_with_the_sync_paused_the_override_lets_a_release_proceed(cluster, good_
     after = live(cluster)
     assert after["active"] != before["active"]
     assert after[after["active"]] == ("user-hasher:v7", 3)
+
+
+def unmark_all(cluster: KubeEmulatorServer) -> None:
+    """Take every mark the tests above put on the live objects off again."""
+    for name in (SERVICE, f"{SERVICE}-preview"):
+        mark(cluster, "v1", "Service", name, {"annotations": {"argocd.argoproj.io/tracking-id": None}})
+    for slot in ("blue", "green"):
+        mark(cluster, "apps/v1", "Deployment", f"{SERVICE}-{slot}", {"labels": {FLUX_KUSTOMIZATION_LABEL: None}})
+
+
+def test_a_release_where_argo_cd_syncs_the_preview_service_is_refused_before_any_change(cluster, good_hasher):
+    """A flip changes the preview Service's selector too: Argo CD would put it back."""
+    unmark_all(cluster)
+    mark(cluster, "v1", "Service", f"{SERVICE}-preview", ARGO_CD_TRACKING)
+    before = live(cluster)
+    run = release(cluster, good_hasher.url, good_hasher.url, image_tag="v10")
+    assert run.returncode != 0, run.output
+    assert "Service user-hasher/user-hasher-preview is synced by Argo CD" in run.output
+    assert live(cluster) == before
+    assert not probe_results(run)
+
+
+# Argo CD's label tracking under its old default key: the Application's name in the chart's own label.
+ARGO_CD_LABEL_TRACKING = {"labels": {"app.kubernetes.io/instance": "sre-platform-apps"}}
+
+
+def label_track_everything(cluster: KubeEmulatorServer) -> None:
+    """Rewrite app.kubernetes.io/instance on the Services and the slots, as Argo CD's label tracking does."""
+    unmark_all(cluster)
+    for name in (SERVICE, f"{SERVICE}-preview"):
+        mark(cluster, "v1", "Service", name, ARGO_CD_LABEL_TRACKING)
+    for slot in ("blue", "green"):
+        mark(cluster, "apps/v1", "Deployment", f"{SERVICE}-{slot}", ARGO_CD_LABEL_TRACKING)
+
+
+def test_a_release_where_argo_cd_tracks_by_the_instance_label_is_refused_before_any_change(cluster, good_hasher):
+    label_track_everything(cluster)
+    before = live(cluster)
+    run = release(cluster, good_hasher.url, good_hasher.url, image_tag="v10")
+    assert run.returncode != 0, run.output
+    synced = "Service user-hasher/user-hasher is synced by Argo CD (label app.kubernetes.io/instance=sre-platform-apps"
+    assert synced in run.output
+    assert live(cluster) == before
+    assert not probe_results(run)
+
+
+def test_slots_whose_instance_label_argo_cd_rewrote_are_still_found(cluster, good_hasher):
+    """Were the slots not found, the release would take the service for a first deployment and
+    redeploy the active slot at apps_image_tag (dev) behind the flip."""
+    label_track_everything(cluster)
+    before = live(cluster)
+    run = release(cluster, good_hasher.url, good_hasher.url, image_tag="v10", apps_release_allow_gitops=True)
+    assert run.returncode == 0, run.output
+    after = live(cluster)
+    assert after["active"] != before["active"]
+    assert after[after["active"]] == ("user-hasher:v10", 3)
+    assert after[before["active"]] == (before[before["active"]][0], 0), "the old slot keeps its tag, parked"

@@ -423,8 +423,8 @@ def gitops_files(rendered: dict[str, dict], settings: dict) -> dict[str, dict]:
 
 
 # The marks Argo CD and Flux leave on what they sync: (controller, metadata field, key). Not
-# app.kubernetes.io/instance: Helm and the service chart set it on every object, so it names no
-# controller (and Argo CD's label tracking under that default key cannot be told from them).
+# app.kubernetes.io/instance: Helm and the service chart set it on every object, so it is a mark only
+# where it differs from what the chart sets (see gitops_synced's release).
 GITOPS_MARKS = (
     ("Argo CD", "annotations", "argocd.argoproj.io/tracking-id"),  # annotation tracking, the default since Argo CD 3.0
     ("Argo CD", "labels", "argocd.argoproj.io/instance"),  # label tracking under the key Argo CD's docs suggest
@@ -433,21 +433,32 @@ GITOPS_MARKS = (
 )
 
 
-def _gitops_mark(metadata: dict) -> str | None:
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+
+
+def _gitops_mark(metadata: dict, release: str | None) -> str | None:
     """'<controller> (<label or annotation> key=value)' for the first GitOps mark found, else None."""
     for controller, field, key in GITOPS_MARKS:
         value = (metadata.get(field) or {}).get(key)
         if value is not None:
             return f"{controller} ({field.removesuffix('s')} {key}={value})"
+    # Argo CD's label tracking under its old default key writes the Application's name over the chart's.
+    value = (metadata.get("labels") or {}).get(INSTANCE_LABEL)
+    if release is not None and value is not None and value != release:
+        return f"Argo CD (label {INSTANCE_LABEL}={value}, not {release} as the chart sets it: label tracking)"
     return None
 
 
-def gitops_synced(objects: list[dict]) -> list[str]:
-    """'<Kind> <namespace>/<name> is synced by <controller> (<mark>)' for each live object Argo CD or Flux syncs."""
+def gitops_synced(objects: list[dict], release: str | None = None) -> list[str]:
+    """'<Kind> <namespace>/<name> is synced by <controller> (<mark>)' for each live object Argo CD or Flux syncs.
+
+    release: the Helm release name, which the chart gives app.kubernetes.io/instance; any other value there is
+    Argo CD's.
+    """
     synced = []
     for obj in objects:
         metadata = obj.get("metadata") or {}
-        if mark := _gitops_mark(metadata):
+        if mark := _gitops_mark(metadata, release):
             name = "/".join(part for part in (metadata.get("namespace"), metadata.get("name")) if part)
             synced.append(f"{obj.get('kind')} {name} is synced by {mark}")
     return synced
