@@ -195,8 +195,11 @@ class PlaybookRun:
 
     @property
     def report(self) -> dict:
-        """The json callback's report: ``plays`` and per-host ``stats``."""
-        return json.loads(self.stdout)
+        """The json callback's report: ``plays`` and per-host ``stats``.
+
+        ``ansible.builtin.pause`` prints its own lines ahead of it ("Pausing for 2 seconds").
+        """
+        return json.loads(self.stdout[self.stdout.index("{\n") :])
 
     def stats(self, host: str = "localhost") -> dict:
         return self.report["stats"][host]

@@ -68,16 +68,12 @@ class StandInOperator(threading.Thread):
         self.kube_api.set_status("postgresql.cnpg.io/v1", "Cluster", CLUSTER, NAMESPACE, status)
 
 
-def test_a_rehearsed_failover_is_measured_and_reported(kube_api, server_factory, tmp_path):
-    database = server_factory(PostgresServer())
-    healthy_cluster(kube_api)
-    operator = StandInOperator(kube_api, database)
-    operator.start()
+def drill(kube_api, database: PostgresServer, tmp_path, **extra_vars):
     inventory = tmp_path / "hosts.ini"
     inventory.write_text(
         f"[platform]\nlocalhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
     )
-    extra_vars = {
+    variables = {
         "platform_kubeconfig": str(kube_api.kubeconfig),
         # One key=value string, as a DATABASE_URL would give it: the drill reads pg_host, pg_port... from it.
         "pg_dsn": database.dsn("postgres"),
@@ -87,9 +83,18 @@ def test_a_rehearsed_failover_is_measured_and_reported(kube_api, server_factory,
         "drill_warmup": 2,
         "drill_verify_timeout": 20,
         "drill_report_dir": str(tmp_path / "reports"),
+        **extra_vars,
     }
     env = {"TMPDIR": str(tmp_path), "ANSIBLE_ASYNC_DIR": str(tmp_path / "async")}
-    run = run_playbook(PLAYBOOK, inventory=str(inventory), extra_vars=extra_vars, env=env)
+    return run_playbook(PLAYBOOK, inventory=str(inventory), extra_vars=variables, env=env)
+
+
+def test_a_rehearsed_failover_is_measured_and_reported(kube_api, server_factory, tmp_path):
+    database = server_factory(PostgresServer())
+    healthy_cluster(kube_api)
+    operator = StandInOperator(kube_api, database)
+    operator.start()
+    run = drill(kube_api, database, tmp_path)
     operator.join(10)
 
     assert run.returncode == 0, run.output[-4000:]
@@ -117,3 +122,39 @@ def test_a_rehearsed_failover_is_measured_and_reported(kube_api, server_factory,
     assert "**PASSED**: 0 committed writes lost" in markdown
     assert "new primary `pg-main-2` seen in the Cluster status" in markdown
     assert database.password not in run.output
+
+
+def test_a_probe_that_ends_before_the_cluster_recovers_fails_the_drill(kube_api, server_factory, tmp_path):
+    """The outage outlasts the probe: a gap cut off by the probe's end is no measure of it."""
+    database = server_factory(PostgresServer())
+    healthy_cluster(kube_api)
+    operator = StandInOperator(kube_api, database)
+    operator.start()
+    # The probe writes for 3 s; the primary is broken after 2 s and comes back 2 s later at the earliest.
+    run = drill(kube_api, database, tmp_path, drill_duration=3)
+    operator.join(10)
+
+    assert run.returncode != 0, "a drill whose probe did not see the recovery cannot pass"
+    report = json.loads((tmp_path / "reports" / "failover-drill-pod.json").read_text())
+    assert report["probe"]["stopped_by"] == "duration", report["probe"]
+    assert report["passed"] is False and report["probe_outlasted_drill"] is False, report
+    (verdict,) = run.task_results("No committed write lost, and the write outage within budget")
+    assert "the write probe ended before the Cluster was Ready again" in verdict["msg"], verdict
+    markdown = (tmp_path / "reports" / "failover-drill-pod.md").read_text()
+    assert "**FAILED**" in markdown and "raise drill_duration" in markdown
+
+
+def test_a_drill_that_fails_midway_leaves_no_previous_report_behind(kube_api, server_factory, tmp_path):
+    """No operator promotes a new primary: the drill fails, and a report of an earlier run must not stand."""
+    database = server_factory(PostgresServer())
+    healthy_cluster(kube_api)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    for name in ("failover-drill-pod.json", "failover-drill-pod.md"):
+        (reports / name).write_text("**PASSED**: an earlier run\n")
+    run = drill(kube_api, database, tmp_path, drill_failover_timeout=2)
+
+    assert run.returncode != 0
+    (promoted,) = run.task_results("Wait for CloudNativePG to promote another instance")
+    assert promoted.get("failed"), promoted
+    assert sorted(path.name for path in reports.iterdir()) == [], "an earlier run's verdict would pass for this one"
