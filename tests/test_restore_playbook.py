@@ -126,3 +126,19 @@ def test_the_drill_refuses_to_restore_with_the_identity_that_writes_the_backups(
     (check,) = run.task_results("sre.platform.cloudnative_pg : Check the restore drill's identity")
     assert check["failed"] and "shares the backup identity" in check["msg"], check
     assert kube_api.get(CLUSTER_API, "Cluster", COPY, NAMESPACE) is None, "no Cluster is created"
+
+
+def test_a_restore_that_fails_before_its_verdict_deletes_the_copy_and_any_earlier_report(platform, tmp_path):
+    """The checksums cannot be read: the copy must not keep running, nor an earlier run's PASS stand."""
+    kube_api, copy, _ = platform
+    copy.psql("DROP TABLE shop.seed_manifest CASCADE", dbname=DATABASE)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "restore.json").write_text(json.dumps({"verdict": "pass"}))
+    (reports / "restore.md").write_text("pass\n")
+    run, report = restore(platform, tmp_path)
+    assert run.returncode != 0
+    (recompute,) = run.task_results("sre.platform.cloudnative_pg : Recompute every seeded table's checksum")
+    assert recompute.get("failed"), recompute
+    assert kube_api.get(CLUSTER_API, "Cluster", COPY, NAMESPACE) is None, "the restored Cluster is cleaned up"
+    assert report is None and not (reports / "restore.md").exists(), "an earlier run's verdict would stand"
