@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,6 +122,10 @@ def test_paused_replay_fires_the_lag_alert_and_resuming_resolves_it(platform, tm
 
 
 def test_an_alert_that_does_not_fire_in_time_fails_the_drill_and_still_resumes_replay(platform, tmp_path):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    for name in ("alert-drill.json", "alert-drill.md"):
+        (reports / name).write_text("{}\n")  # an earlier run's
     # Fewer seconds than the lag needs to pass the threshold: the alert cannot fire in time.
     run = drill(platform, tmp_path, drill_fire_timeout=THRESHOLD - 2)
 
@@ -129,7 +135,7 @@ def test_an_alert_that_does_not_fire_in_time_fails_the_drill_and_still_resumes_r
     (removal,) = run.task_results("Remove the condition")
     assert removal.get("changed") and not removal.get("failed"), removal
     assert not platform.standby.replay_paused(), "a failed drill leaves no paused replica behind"
-    assert not (tmp_path / "reports" / "alert-drill.json").exists(), "no report claims a drill that failed"
+    assert list(reports.iterdir()) == [], "no report claims a drill that failed, not even an earlier run's"
 
 
 def test_a_probe_writing_elsewhere_stops_the_drill_before_the_replica_is_paused(platform, server_factory, tmp_path):
@@ -146,3 +152,62 @@ def test_a_probe_writing_elsewhere_stops_the_drill_before_the_replica_is_paused(
     assert not platform.standby.replay_paused()
     (collected,) = run.task_results("sre.platform.background_probe : Wait for the probe to finish")
     assert collected["stopped_by"] == "stop_file" and collected["lost"] == 0, collected
+
+
+class ScratchPodStarter(threading.Thread):
+    """Reports the disk drill's scratch pod running once it is created, as the kubelet would."""
+
+    def __init__(self, kube_api: KubeEmulatorServer) -> None:
+        super().__init__(daemon=True)
+        self.kube_api = kube_api
+
+    def run(self) -> None:
+        deadline = time.monotonic() + 120
+        while self.kube_api.get("v1", "Pod", SCRATCH, "monitoring") is None:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
+        ready = {"type": "Ready", "status": "True"}
+        running = {"name": "fill", "ready": True, "restartCount": 0, "image": "busybox", "imageID": "", "state": {}}
+        status = {"phase": "Running", "conditions": [ready], "containerStatuses": [running]}
+        self.kube_api.set_status("v1", "Pod", SCRATCH, "monitoring", status)
+
+
+SCRATCH = "alert-drill-scratch"
+
+
+def test_a_disk_drill_that_stops_before_the_fill_deletes_its_scratch_volume(server_factory, tmp_path):
+    """The volume's capacity is the node's filesystem (kind's local-path): the drill refuses to fill it, and
+    the claim and pod it created for the drill must not stay behind."""
+    kube_api = server_factory(KubeEmulatorServer(auto_status=True))
+    kube_api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "monitoring"}})
+    volume = {"namespace": "monitoring", "persistentvolumeclaim": SCRATCH}
+    node_disk = 500 * 2**30
+    exporter = server_factory(
+        MetricsExporter(
+            [
+                {"name": "kubelet_volume_stats_capacity_bytes", "labels": volume, "value": node_disk},
+                {"name": "kubelet_volume_stats_available_bytes", "labels": volume, "value": node_disk},
+            ]
+        )
+    )
+    prometheus = server_factory(PrometheusServer(config=scrape_config(exporter.target)))
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(
+        f"[platform]\nlocalhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+    )
+    ScratchPodStarter(kube_api).start()
+    variables = {
+        "platform_kubeconfig": str(kube_api.kubeconfig),
+        "drill_alert": "disk",
+        "prometheus_url": prometheus.url,
+        "alertmanager_url": "http://127.0.0.1:9",  # never reached: the drill stops before the alert
+        "drill_report_dir": str(tmp_path / "reports"),
+    }
+    run = run_playbook(PLAYBOOK, inventory=str(inventory), extra_vars=variables, env={"TMPDIR": str(tmp_path)})
+
+    assert run.returncode != 0
+    (refusal,) = run.task_results("Refuse to write more than the scratch volume should hold")
+    assert refusal.get("failed") and "would fill the node" in refusal["msg"], refusal
+    assert kube_api.get("v1", "Pod", SCRATCH, "monitoring") is None, "the scratch pod is deleted"
+    assert kube_api.get("v1", "PersistentVolumeClaim", SCRATCH, "monitoring") is None, "the scratch claim too"
