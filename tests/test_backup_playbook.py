@@ -74,3 +74,14 @@ def test_a_failed_backup_fails_the_play_with_the_operators_error(kube_api, tmp_p
     assert run.returncode != 0
     (verdict,) = run.task_results(VERDICT)
     assert verdict["msg"] == f"backup {created['metadata']['name']} failed: {error}"
+
+
+def test_a_backup_stopped_by_failing_wal_archiving_fails_at_once_naming_the_phase(kube_api, tmp_path):
+    # The operator's other terminal phase: the backup never starts, so waiting for completed is waiting in vain.
+    run, created = backup(kube_api, tmp_path, {"phase": "walArchivingFailing"})
+    assert run.returncode != 0
+    (waited,) = run.task_results("sre.platform.cloudnative_pg : Wait until the backup has completed")
+    assert not waited.get("failed") and waited["attempts"] <= 2, "no wait for the whole backup timeout"
+    (verdict,) = run.task_results(VERDICT)
+    assert verdict["msg"].startswith(f"backup {created['metadata']['name']} failed in phase walArchivingFailing")
+    assert "PostgresWalArchivingFailing" in verdict["msg"], verdict["msg"]
